@@ -1,0 +1,139 @@
+"""Creating, filling and exporting a ledger: init, import, export, export-events, schema, demo."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from cli.app import cli
+from cli.context import Env, json_option, make_view, pass_env, print_json, view_options
+from ledger.export import event_line, export_bytes, export_document, export_schema
+from ledger.service import Ledger
+
+PROGRESS_THRESHOLD = 5000
+
+
+def write_atomically(path: str, chunks: Iterator[bytes]) -> None:
+    """Write a file so that readers see the old file or the whole new one, never a part."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+@cli.command()
+@click.option(
+    "--tz", metavar="ZONE", help="IANA time zone for bare dates (default UTC), e.g. Asia/Seoul."
+)
+@pass_env
+def init(env: Env, tz: str | None) -> None:
+    """Create the ledger (harmless when it exists).
+
+    \b
+    Examples:
+      policy-ledger init --tz Asia/Seoul
+      policy-ledger --db postgresql+psycopg://postgres@localhost/newsroom init
+    """
+    ledger = Ledger.init(env.db, tz=tz, user=env.user)
+    try:
+        click.echo(
+            f"ledger ready at {env.db} (time zone {ledger.tz.key}, {ledger.store.head()} events)"
+        )
+    finally:
+        ledger.close()
+
+
+@cli.command("import")
+@click.argument("file", type=click.File("rb"))
+@json_option
+@pass_env
+def import_(env: Env, file: click.utils.LazyFile, as_json: bool) -> None:
+    """Append the NDJSON events in FILE (or - for standard input): all of them or none.
+
+    An event already in the ledger (same id, or same content when it has no
+    id) is skipped, so importing a file twice adds nothing.
+
+    \b
+    Examples:
+      policy-ledger import examples/korea-ai-2025.ndjson
+      cat events.ndjson | policy-ledger import -
+    """
+    lines = file.readlines()
+    ledger = env.ledger()
+    if len(lines) > PROGRESS_THRESHOLD and sys.stderr.isatty():
+        with click.progressbar(lines, label="checking", file=sys.stderr) as bar:
+            candidates = ledger.decode_lines(bar)
+    else:
+        candidates = ledger.decode_lines(lines)
+    result = ledger.append(candidates)
+    if as_json:
+        print_json(
+            {
+                "added": len(result.added),
+                "skipped": len(result.skipped),
+                "head": ledger.store.head(),
+            }
+        )
+    else:
+        click.echo(
+            f"added {len(result.added)}, skipped {len(result.skipped)} (already in the ledger)"
+        )
+
+
+@cli.command()
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of standard output.")
+@view_options
+@pass_env
+def export(env: Env, output: str | None, as_of: str | None, known_at: str | None) -> None:
+    """The derived state as one JSON document: the same events give the same bytes.
+
+    \b
+    Examples:
+      policy-ledger export -o state.json
+      policy-ledger export --as-of 2025-06-03 --known-at 2025-12-31
+    """
+    ledger = env.ledger()
+    document = export_document(ledger.events(), make_view(ledger, as_of, known_at))
+    data = export_bytes(document)
+    if output:
+        write_atomically(output, iter([data]))
+        click.echo(f"wrote {output} ({document['ledger']['size']} events)", err=True)
+    else:
+        click.get_binary_stream("stdout").write(data)
+
+
+@cli.command("export-events")
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of standard output.")
+@pass_env
+def export_events(env: Env, output: str | None) -> None:
+    """The stored events as NDJSON with every stored field, in position order.
+
+    This is the form mirrors import and from which anyone can recompute the
+    leaf hashes and the root.
+    """
+    lines = (event_line(e) for e in env.ledger().events())
+    if output:
+        write_atomically(output, lines)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        out = click.get_binary_stream("stdout")
+        for line in lines:
+            out.write(line)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of the export document."""
+    print_json(export_schema())

@@ -1,0 +1,88 @@
+"""What every command shares: where the ledger is, who is recording, and how to print."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from ledger.errors import InvalidEvent
+from ledger.service import Ledger
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_DB = "policy-ledger.db"
+
+
+def default_user() -> str:
+    """Who records: POLICY_LEDGER_USER, else the login name."""
+    configured = os.environ.get("POLICY_LEDGER_USER")
+    if configured:
+        return configured
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
+
+
+class Env:
+    """The command's environment, carried on ctx.obj."""
+
+    def __init__(self, db: str, user: str) -> None:
+        self.db = db
+        self.user = user
+        self._ledger: Ledger | None = None
+
+    def ledger(self) -> Ledger:
+        """The ledger at --db, opened once per command."""
+        if self._ledger is None:
+            self._ledger = Ledger.open(self.db, user=self.user)
+        return self._ledger
+
+    def close(self) -> None:
+        """Close the ledger if a command opened it."""
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+
+
+pass_env = click.make_pass_decorator(Env)
+
+
+def json_option(func: F) -> F:
+    """--json: machine output instead of a table."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(
+        func
+    )
+
+
+def view_options(func: F) -> F:
+    """--as-of and --known-at, the two clocks of every state query."""
+    func = click.option(
+        "--known-at",
+        metavar="TIME",
+        help="What the ledger said at TIME: only events recorded by then (date or RFC 3339).",
+    )(func)
+    return click.option(
+        "--as-of",
+        metavar="TIME",
+        help="The world at TIME: only events that occurred by then (date or RFC 3339).",
+    )(func)
+
+
+def make_view(ledger: Ledger, as_of: str | None, known_at: str | None) -> Any:
+    """A projection view from the two clock options; a bad value is a usage error."""
+    try:
+        return ledger.view(as_of=as_of, known_at=known_at)
+    except InvalidEvent as exc:
+        raise click.BadParameter(exc.reason, param_hint=exc.field) from None
+
+
+def print_json(value: Any) -> None:
+    """Write a JSON document to stdout, keys sorted, with a newline."""
+    out = click.get_binary_stream("stdout")
+    out.write(orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n")
+    out.flush()

@@ -1,0 +1,68 @@
+"""Every error the ledger raises on purpose.
+
+    LedgerError                  base; the CLI prints str(error) and exits 1
+    ├── InvalidEvent             input that cannot become an event (names line and field)
+    │   └── RuleViolation        a well-formed event that breaks a rule of the history
+    ├── DuplicateEventConflict   an event id already stored with other content
+    ├── ConcurrencyError         another writer appended to the subject first
+    ├── NotFound                 an unknown subject or event id
+    ├── LedgerConfigError        a database URL, time zone or ledger setting that cannot work
+    └── StorageError             the database refused or failed (message from the driver)
+
+Nothing is written when any of these is raised during an append: the store
+commits a whole batch or nothing.
+"""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base class: a one-line, user-facing reason."""
+
+
+class InvalidEvent(LedgerError):
+    """An input event that cannot be read or does not fit the format."""
+
+    def __init__(self, reason: str, *, line: int | None = None, field: str | None = None) -> None:
+        self.reason = reason
+        self.line = line
+        self.field = field
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        parts = []
+        if self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.field:
+            parts.append(self.field)
+        parts.append(self.reason)
+        return ": ".join(parts)
+
+    def at_line(self, line: int) -> InvalidEvent:
+        """The same error, attributed to an input line."""
+        clone = type(self)(self.reason, line=line, field=self.field)
+        return clone
+
+
+class RuleViolation(InvalidEvent):
+    """A well-formed event that would make a subject's history invalid."""
+
+
+class DuplicateEventConflict(LedgerError):
+    """The same event id is already stored with different content."""
+
+
+class ConcurrencyError(LedgerError):
+    """The subject's version moved on since it was read: re-read and try again."""
+
+
+class NotFound(LedgerError):
+    """A subject or event that the ledger does not hold."""
+
+
+class LedgerConfigError(LedgerError):
+    """A setting (database URL, time zone) that cannot work."""
+
+
+class StorageError(LedgerError):
+    """The database failed; the message says how."""

@@ -1,0 +1,63 @@
+"""The export document (spec section 5): the derived state as one deterministic JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from importlib import resources
+from typing import Any
+
+import orjson
+
+from ledger.merkle import root_of
+from ledger.projections import View, project_ledger
+from ledger.records import StoredEvent, format_recorded_at
+
+EXPORT_FORMAT = "policy-ledger/export@1"
+
+
+def _recorded_by(events: Iterable[StoredEvent], view: View) -> Iterator[StoredEvent]:
+    """The log prefix the ledger held at `known_at` (all of it without)."""
+    known_key = format_recorded_at(view.known_at) if view.known_at else None
+    for stored in events:
+        if known_key is not None and stored.recorded_at > known_key:
+            return
+        yield stored
+
+
+def export_document(events: Iterable[StoredEvent], view: View) -> dict[str, Any]:
+    """The export document for the events (in position order) as a view sees them."""
+    visible = list(_recorded_by(events, view))
+    size, root = root_of(e.leaf_hash for e in visible)
+    document: dict[str, Any] = {
+        "format": EXPORT_FORMAT,
+        "ledger": {
+            "size": size,
+            "root": root,
+            "as_of": format_recorded_at(view.as_of) if view.as_of else None,
+            "known_at": format_recorded_at(view.known_at) if view.known_at else None,
+            "judged_on": view.judged_on.isoformat(),
+            "timezone": view.tz.key,
+        },
+        # Filled by the continuity report (its own issue); one entry per office.
+        "continuity": {},
+    }
+    document.update(project_ledger(visible, view).to_json())
+    return document
+
+
+def export_bytes(document: dict[str, Any]) -> bytes:
+    """The document's bytes: keys sorted, two-space indent, newline-terminated."""
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+
+
+def event_line(stored: StoredEvent) -> bytes:
+    """One export-events line: every stored field, keys sorted."""
+    return orjson.dumps(stored.to_json(), option=orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def export_schema() -> dict[str, Any]:
+    """The JSON Schema of the export document, as shipped in the package."""
+    text = resources.files("ledger.schema").joinpath("export.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema

@@ -1,0 +1,269 @@
+"""Commitments: what was pledged, how it was revised, how far it got, and its status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ledger.events import (
+    AssessmentRecorded,
+    CommitmentMade,
+    CommitmentReaffirmed,
+    CommitmentRevised,
+    CommitmentSuperseded,
+    CommitmentWithdrawn,
+    ProgressReported,
+    Target,
+)
+from ledger.projections.common import HistoryError
+from ledger.quantities import Quantity, format_amount
+from ledger.records import StoredEvent
+
+FUNDING_PHASES = ("proposed", "approved", "executed")
+STATUSES = ("withdrawn", "superseded", "delivered", "overdue", "in-progress", "pledged")
+
+
+@dataclass
+class TargetState:
+    """One target of a commitment, with how far it got and the money behind it."""
+
+    key: str
+    quantity: Quantity
+    description: str | None = None
+    baseline: Quantity | None = None
+    due: date | None = None
+    achieved: Decimal | None = None
+    funded: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def reached(self) -> bool:
+        """Whether the achieved level reaches the quantity."""
+        return self.achieved is not None and self.achieved >= self.quantity.amount
+
+    def to_json(self) -> dict[str, Any]:
+        """The export form; amounts as decimal strings in the target's unit."""
+        return {
+            "description": self.description,
+            "quantity": self.quantity.model_dump(mode="json"),
+            "baseline": self.baseline.model_dump(mode="json") if self.baseline else None,
+            "due": self.due.isoformat() if self.due else None,
+            "achieved": format_amount(self.achieved) if self.achieved is not None else None,
+            "funded": {p: format_amount(self.funded.get(p, Decimal(0))) for p in FUNDING_PHASES},
+        }
+
+
+@dataclass
+class CommitmentState:
+    """A commitment as its events made it."""
+
+    subject: str
+    title: str
+    by: str
+    capacity: str
+    areas: list[str]
+    made_at: str
+    made_key: str
+    summary: str | None = None
+    due: date | None = None
+    targets: dict[str, TargetState] = field(default_factory=dict)
+    assessments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    withdrawn: dict[str, str] | None = None
+    superseded_by: str | None = None
+    progressed: bool = False
+    event_count: int = 0
+    # Allocations naming no target, by unit and phase.
+    funded: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+
+    def due_dates(self) -> list[date]:
+        """Every due date of the commitment and its targets."""
+        dates = [t.due for t in self.targets.values() if t.due is not None]
+        return [*dates, self.due] if self.due is not None else dates
+
+    def is_funded_in_force(self) -> bool:
+        """An approved, adjusted or executed allocation names it."""
+        in_force = ("approved", "executed")
+        by_target = any(t.funded.get(p) for t in self.targets.values() for p in in_force)
+        return by_target or any(v.get(p) for v in self.funded.values() for p in in_force)
+
+    def status(self, judged_on: date) -> str:
+        """The status of the contract, first match, with due dates judged on `judged_on`."""
+        if self.withdrawn is not None:
+            return "withdrawn"
+        if self.superseded_by is not None:
+            return "superseded"
+        if self.targets and all(t.reached for t in self.targets.values()):
+            return "delivered"
+        if any(due < judged_on for due in self.due_dates()):
+            return "overdue"
+        if self.progressed or self.is_funded_in_force():
+            return "in-progress"
+        return "pledged"
+
+    def to_json(self, judged_on: date) -> dict[str, Any]:
+        """The export form (spec section 5, `commitments`)."""
+        return {
+            "title": self.title,
+            "summary": self.summary,
+            "by": self.by,
+            "capacity": self.capacity,
+            "areas": list(self.areas),
+            "status": self.status(judged_on),
+            "made_at": self.made_at,
+            "due": self.due.isoformat() if self.due else None,
+            "targets": {k: self.targets[k].to_json() for k in sorted(self.targets)},
+            "funded": {
+                unit: {p: format_amount(phases.get(p, Decimal(0))) for p in FUNDING_PHASES}
+                for unit, phases in sorted(self.funded.items())
+            },
+            "assessments": {k: self.assessments[k] for k in sorted(self.assessments)},
+            "withdrawn": self.withdrawn,
+            "superseded_by": self.superseded_by,
+            "event_count": self.event_count,
+        }
+
+
+def fold_commitment(events: Sequence[StoredEvent]) -> CommitmentState | None:
+    """A commitment's state from its live events in valid-time order, checking the rules."""
+    state: CommitmentState | None = None
+    for stored in events:
+        event = stored.event
+        if isinstance(event, CommitmentMade):
+            if state is not None:
+                raise HistoryError(stored, f"{stored.subject} was already made", "type")
+            data = event.data
+            state = CommitmentState(
+                subject=stored.subject,
+                title=data.title,
+                summary=data.summary,
+                by=data.by,
+                capacity=data.capacity,
+                areas=list(data.areas),
+                made_at=stored.occurred_at,
+                made_key=stored.occurred_key,
+                due=data.due,
+                targets={t.key: _new_target(t) for t in data.targets},
+            )
+        elif state is None:
+            raise HistoryError(
+                stored,
+                f"{stored.subject} has no CommitmentMade at or before {stored.occurred_at}",
+                "subject",
+            )
+        else:
+            _apply(state, stored)
+        state.event_count += 1
+    return state
+
+
+def _new_target(target: Target) -> TargetState:
+    return TargetState(
+        key=target.key,
+        quantity=target.quantity,
+        description=target.description,
+        baseline=target.baseline,
+        due=target.due,
+    )
+
+
+def _apply(state: CommitmentState, stored: StoredEvent) -> None:
+    event = stored.event
+    if isinstance(event, CommitmentRevised):
+        _revise(state, stored, event)
+    elif isinstance(event, ProgressReported):
+        target = _existing_target(state, stored, event.data.target, "data.target")
+        _same_unit(stored, target, event.data.achieved, "data.achieved")
+        target.achieved = event.data.achieved.amount
+        state.progressed = True
+    elif isinstance(event, CommitmentWithdrawn):
+        state.withdrawn = {
+            "by": event.data.by,
+            "reason": event.data.reason,
+            "at": stored.occurred_at,
+        }
+    elif isinstance(event, CommitmentSuperseded):
+        if event.data.successor == state.subject:
+            raise HistoryError(stored, "a commitment cannot supersede itself", "data.successor")
+        state.superseded_by = event.data.successor
+    elif isinstance(event, AssessmentRecorded):
+        state.assessments[event.data.assessor] = {
+            "rubric": event.data.rubric,
+            "rating": event.data.rating,
+            "rationale": event.data.rationale,
+            "occurred_at": stored.occurred_at,
+        }
+    elif not isinstance(event, CommitmentReaffirmed):
+        raise HistoryError(stored, f"{stored.type} is not a commitment event", "type")
+
+
+def _revise(state: CommitmentState, stored: StoredEvent, event: CommitmentRevised) -> None:
+    for index, change in enumerate(event.data.targets):
+        where = f"data.targets[{index}]"
+        current = state.targets.get(change.key)
+        if current is None:
+            if change.quantity is None:
+                raise HistoryError(
+                    stored,
+                    f"target '{change.key}' does not exist at {stored.occurred_at}; "
+                    "a new target needs a quantity",
+                    f"{where}.key",
+                )
+            state.targets[change.key] = TargetState(
+                key=change.key,
+                quantity=change.quantity,
+                description=change.description,
+                baseline=change.baseline,
+                due=change.due,
+            )
+            continue
+        if change.quantity is not None:
+            _same_unit(stored, current, change.quantity, f"{where}.quantity")
+            current.quantity = change.quantity
+        if change.baseline is not None:
+            _same_unit(stored, current, change.baseline, f"{where}.baseline")
+            current.baseline = change.baseline
+        if change.description is not None:
+            current.description = change.description
+        if change.due is not None:
+            current.due = change.due
+    for index, key in enumerate(event.data.removed or []):
+        _existing_target(state, stored, key, f"data.removed[{index}]")
+        del state.targets[key]
+    if event.data.due is not None:
+        state.due = event.data.due
+    if not state.targets:
+        raise HistoryError(stored, "a revision may not remove every target", "data.removed")
+
+
+def _existing_target(
+    state: CommitmentState, stored: StoredEvent, key: str, field_name: str
+) -> TargetState:
+    target = state.targets.get(key)
+    if target is None:
+        known = ", ".join(sorted(state.targets)) or "none"
+        raise HistoryError(
+            stored,
+            f"target '{key}' does not exist on {state.subject} at {stored.occurred_at} "
+            f"(targets then: {known})",
+            field_name,
+        )
+    return target
+
+
+def _same_unit(
+    stored: StoredEvent, target: TargetState, quantity: Quantity, field_name: str
+) -> None:
+    if quantity.unit != target.quantity.unit:
+        raise HistoryError(
+            stored,
+            f"unit {quantity.unit} does not match target '{target.key}' in {target.quantity.unit}",
+            field_name,
+        )
+
+
+def targets_at(events: Sequence[StoredEvent], key: str) -> dict[str, TargetState]:
+    """A commitment's targets as they stood at the instant `key` (events up to it)."""
+    state = fold_commitment([e for e in events if e.occurred_key <= key])
+    return state.targets if state is not None else {}

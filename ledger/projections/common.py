@@ -1,0 +1,74 @@
+"""What every fold shares: the ordering of a history, the clocks, and HistoryError."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from ledger.events import EventRetracted
+from ledger.records import StoredEvent, format_recorded_at
+
+
+class HistoryError(Exception):
+    """A history that breaks a rule at one event (pure-domain; the service names the line)."""
+
+    def __init__(self, event: StoredEvent, reason: str, field: str | None = None) -> None:
+        self.event = event
+        self.reason = reason
+        self.field = field
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class View:
+    """Which events a query sees: the world at `as_of`, as the ledger knew it at `known_at`.
+
+    `now` judges "passed" (overdue) when `as_of` is not given.
+    """
+
+    now: datetime
+    as_of: datetime | None = None
+    known_at: datetime | None = None
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+    @property
+    def judged_at(self) -> datetime:
+        """The moment against which due dates are judged."""
+        return self.as_of if self.as_of is not None else self.now
+
+    @property
+    def judged_on(self) -> date:
+        """The ledger-local day on which due dates are judged: a due date before it has passed."""
+        return self.judged_at.astimezone(self.tz).date()
+
+    @property
+    def judged_key(self) -> str:
+        """`judged_at` as a sortable UTC key."""
+        return format_recorded_at(self.judged_at)
+
+
+def valid_time_order(events: Iterable[StoredEvent]) -> list[StoredEvent]:
+    """Events ordered by occurred_at (as an instant), then position."""
+    return sorted(events, key=lambda e: (e.occurred_key, e.position))
+
+
+def live_events(events: Sequence[StoredEvent], view: View | None = None) -> list[StoredEvent]:
+    """The events a view sees, retracted ones and retractions removed, in valid-time order.
+
+    Retractions are corrections of the record, not happenings in the world:
+    they apply whatever their occurred_at, unless recorded after `known_at`.
+    """
+    known_key = format_recorded_at(view.known_at) if view and view.known_at else None
+    as_of_key = format_recorded_at(view.as_of) if view and view.as_of else None
+    known = [e for e in events if known_key is None or e.recorded_at <= known_key]
+    retracted = {str(e.data["event"]) for e in known if e.type == EventRetracted.__name__}
+    kept = [
+        e
+        for e in known
+        if e.type != "EventRetracted"
+        and e.id not in retracted
+        and (as_of_key is None or e.occurred_key <= as_of_key)
+    ]
+    return valid_time_order(kept)

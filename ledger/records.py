@@ -1,0 +1,166 @@
+"""Stored events and their canonical bytes (spec section 4).
+
+A `StoredEvent` is an event as the ledger keeps it: the envelope in its stored,
+normalised JSON form plus what the ledger added (`position`, `version`,
+`recorded_at`, `recorded_by`, `leaf_hash`). The canonical bytes are the RFC 8785
+serialisation of the stored event without `position` and `leaf_hash`; the leaf
+hash is SHA-256(0x00 ‖ canonical bytes), the RFC 9162 leaf.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import rfc8785
+
+from ledger.events import Event, decode_event
+
+# Event ids derived from content are UUIDv5 in this namespace (uuid5 of the URL
+# below in the URL namespace). Changing it would change every derived id.
+EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://policy-ledger.org/ns/event")
+
+# Fields of a stored event in the order export-events writes them.
+STORED_FIELDS = (
+    "position",
+    "id",
+    "type",
+    "subject",
+    "version",
+    "occurred_at",
+    "recorded_at",
+    "recorded_by",
+    "data",
+    "sources",
+    "leaf_hash",
+)
+
+
+def event_content(event: Event) -> dict[str, Any]:
+    """The facts of an event in stored JSON form, without ledger bookkeeping."""
+    return {
+        "type": event.type,
+        "subject": event.subject,
+        "occurred_at": event.occurred_at,
+        "data": event.data.model_dump(mode="json", exclude_none=True),
+        "sources": [s.model_dump(mode="json", exclude_none=True) for s in event.sources],
+    }
+
+
+def derive_event_id(content: dict[str, Any]) -> str:
+    """UUIDv5 of the canonical bytes of an event's content: same facts, same id."""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, rfc8785.dumps(content).decode("utf-8")))
+
+
+def format_recorded_at(moment: datetime) -> str:
+    """Transaction time as RFC 3339 UTC with microseconds and `Z`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def occurred_instant(occurred_at: str, tz: ZoneInfo) -> datetime:
+    """Valid time as an aware instant: a bare date is the start of that day in `tz`."""
+    if len(occurred_at) == 10:
+        day = datetime.fromisoformat(occurred_at).date()
+        return datetime.combine(day, time.min, tzinfo=tz)
+    return datetime.fromisoformat(occurred_at)
+
+
+def instant_key(moment: datetime) -> str:
+    """A sortable UTC text form of an instant (the store's ordering column)."""
+    return format_recorded_at(moment)
+
+
+def canonical_bytes(stored: dict[str, Any]) -> bytes:
+    """RFC 8785 bytes of a stored event's JSON form minus position and leaf_hash."""
+    body = {k: v for k, v in stored.items() if k not in ("position", "leaf_hash")}
+    return rfc8785.dumps(body)
+
+
+def leaf_hash_of(canonical: bytes) -> str:
+    """RFC 9162 leaf hash, lowercase hex."""
+    return hashlib.sha256(b"\x00" + canonical).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as stored: facts plus the ledger's bookkeeping."""
+
+    position: int
+    id: str
+    type: str
+    subject: str
+    version: int
+    occurred_at: str
+    recorded_at: str
+    recorded_by: str
+    data: dict[str, Any]
+    sources: list[dict[str, Any]]
+    leaf_hash: str
+    occurred_key: str = ""  # sortable UTC instant of occurred_at, in the ledger's zone
+    _event: list[Event] = field(default_factory=list, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """Every stored field, as export-events writes it."""
+        return {name: getattr(self, name) for name in STORED_FIELDS}
+
+    def placed_at(self, position: int) -> StoredEvent:
+        """The same event at a log position."""
+        return replace(self, position=position)
+
+    def canonical(self) -> bytes:
+        """The canonical bytes this event's leaf hash is computed from."""
+        return canonical_bytes(self.to_json())
+
+    @property
+    def event(self) -> Event:
+        """The typed event (decoded once, on first use)."""
+        if not self._event:
+            self._event.append(
+                decode_event(
+                    {
+                        "type": self.type,
+                        "subject": self.subject,
+                        "occurred_at": self.occurred_at,
+                        "data": self.data,
+                        "sources": self.sources,
+                        "id": self.id,
+                        "recorded_by": self.recorded_by,
+                    }
+                )
+            )
+        return self._event[0]
+
+
+def seal(
+    event: Event,
+    *,
+    event_id: str,
+    version: int,
+    recorded_at: str,
+    recorded_by: str,
+    occurred_key: str,
+) -> StoredEvent:
+    """Give a new event its bookkeeping and leaf hash; the store assigns the position."""
+    content = event_content(event)
+    body: dict[str, Any] = {
+        "id": event_id,
+        "type": content["type"],
+        "subject": content["subject"],
+        "version": version,
+        "occurred_at": content["occurred_at"],
+        "recorded_at": recorded_at,
+        "recorded_by": recorded_by,
+        "data": content["data"],
+        "sources": content["sources"],
+    }
+    return StoredEvent(
+        position=0,
+        leaf_hash=leaf_hash_of(canonical_bytes(body)),
+        occurred_key=occurred_key,
+        _event=[event],
+        **body,
+    )

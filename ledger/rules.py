@@ -1,0 +1,152 @@
+"""The rules an event must pass (spec section 2), checked over whole histories.
+
+Pure: the caller (the service) gathers the histories involved, stored events
+and the new ones together, and this module checks them as they would stand
+once the new events are added. Checking the whole valid-time history, not just
+the new event, is what catches a back-filled event that makes a later part of
+the history invalid. The folds of `ledger.projections` carry the per-subject
+state machines, so the rules and the derived state cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from ledger.events import (
+    Allocation,
+    EventRetracted,
+    references,
+    subject_kind,
+)
+from ledger.projections.actors import fold_actor
+from ledger.projections.budgets import AllocationCheck, fold_budget
+from ledger.projections.commitments import fold_commitment, targets_at
+from ledger.projections.common import HistoryError, live_events
+from ledger.projections.offices import fold_office
+from ledger.records import StoredEvent
+
+# Events of these types, when new, can break events of *other* subjects that
+# refer to the one they change (a removed target, a retracted registration).
+TYPES_THAT_AFFECT_REFERRERS = frozenset({"EventRetracted", "CommitmentRevised"})
+
+CREATION_TYPES = {
+    "actor": "ActorRegistered",
+    "office": "OfficeCreated",
+    "commitment": "CommitmentMade",
+    "budget": "AppropriationRecorded",
+}
+
+
+def check_retractions(
+    histories: Mapping[str, Sequence[StoredEvent]], new: Iterable[StoredEvent]
+) -> None:
+    """A retraction names an earlier event of its own subject, not a retraction, not twice."""
+    for stored in new:
+        if not isinstance(stored.event, EventRetracted):
+            continue
+        target_id = str(stored.event.data.event)
+        history = histories.get(stored.subject, [])
+        target = next((e for e in history if e.id == target_id), None)
+        if target is None:
+            raise HistoryError(
+                stored, f"no event {target_id} in {stored.subject} to retract", "data.event"
+            )
+        if target.type == "EventRetracted":
+            raise HistoryError(stored, "a retraction cannot be retracted", "data.event")
+        earlier = [
+            e
+            for e in history
+            if e.type == "EventRetracted"
+            and e.id != stored.id
+            and str(e.data["event"]) == target_id
+            and e.position < stored.position
+        ]
+        if earlier:
+            raise HistoryError(stored, f"event {target_id} is already retracted", "data.event")
+
+
+def _exists(subject: str, histories: Mapping[str, Sequence[StoredEvent]]) -> bool:
+    creation = CREATION_TYPES[subject_kind(subject)]
+    return any(e.type == creation for e in live_events(list(histories.get(subject, []))))
+
+
+def check_subject(subject: str, histories: Mapping[str, Sequence[StoredEvent]]) -> None:
+    """One subject's live history, as it would stand, against every rule."""
+    live = live_events(list(histories.get(subject, [])))
+    for stored in live:
+        for ref in sorted(references(stored.event)):
+            if not _exists(ref, histories):
+                raise HistoryError(
+                    stored, f"{ref} does not exist in the ledger", _field_naming(stored, ref)
+                )
+    kind = subject_kind(subject)
+    if kind == "actor":
+        fold_actor(live)
+    elif kind == "office":
+        fold_office(live)
+    elif kind == "commitment":
+        fold_commitment(live)
+    elif kind == "budget":
+        fold_budget(live, _allocation_checker(histories))
+
+
+def _allocation_checker(histories: Mapping[str, Sequence[StoredEvent]]) -> AllocationCheck:
+    def check(stored: StoredEvent, allocation: Allocation, where: str) -> None:
+        if allocation.target is None:
+            return
+        commitment_events = live_events(list(histories.get(allocation.commitment, [])))
+        targets = targets_at(commitment_events, stored.occurred_key)
+        target = targets.get(allocation.target)
+        if target is None:
+            raise HistoryError(
+                stored,
+                f"target '{allocation.target}' does not exist on {allocation.commitment} at "
+                f"{stored.occurred_at}",
+                f"{where}.target",
+            )
+        if target.quantity.unit != allocation.quantity.unit:
+            raise HistoryError(
+                stored,
+                f"unit {allocation.quantity.unit} does not match target '{target.key}' "
+                f"in {target.quantity.unit}",
+                f"{where}.quantity",
+            )
+
+    return check
+
+
+def _field_naming(stored: StoredEvent, ref: str) -> str:
+    for name, value in stored.data.items():
+        if value == ref:
+            return f"data.{name}"
+    for index, allocation in enumerate(stored.data.get("allocations", [])):
+        if allocation.get("commitment") == ref:
+            return f"data.allocations[{index}].commitment"
+    return "data"
+
+
+def subjects_to_check(
+    new: Sequence[StoredEvent], referrers: Mapping[str, Sequence[str]]
+) -> list[str]:
+    """The subjects whose histories a batch can change: its own, and their referrers."""
+    touched = {e.subject for e in new}
+    affected = set(touched)
+    for stored in new:
+        if stored.type in TYPES_THAT_AFFECT_REFERRERS:
+            affected.update(referrers.get(stored.subject, ()))
+    return sorted(affected)
+
+
+def check_batch(
+    new: Sequence[StoredEvent],
+    histories: Mapping[str, Sequence[StoredEvent]],
+    referrers: Mapping[str, Sequence[str]],
+) -> None:
+    """Raise HistoryError at the first rule the ledger would break with `new` added.
+
+    `histories` holds, for every subject involved (those of `new`, those they
+    name, and their referrers), its stored events plus the new ones.
+    """
+    check_retractions(histories, new)
+    for subject in subjects_to_check(new, referrers):
+        check_subject(subject, histories)

@@ -1,0 +1,363 @@
+"""The ledger's use cases: record, import, and read derived state.
+
+The only layer that reads the clock and talks to the store. Each write is one
+store transaction: the whole batch is checked against the rules first, then
+appended with the versions it was checked against, so a concurrent writer
+either loses cleanly (ConcurrencyError) or is seen.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+
+from ledger.errors import (
+    DuplicateEventConflict,
+    InvalidEvent,
+    LedgerConfigError,
+    NotFound,
+    RuleViolation,
+)
+from ledger.events import Event, check_subject, decode_event, references, subject_kind
+from ledger.projections import (
+    CommitmentState,
+    HistoryError,
+    LedgerState,
+    View,
+    live_events,
+    project_commitment,
+    project_ledger,
+)
+from ledger.records import (
+    StoredEvent,
+    derive_event_id,
+    event_content,
+    format_recorded_at,
+    instant_key,
+    occurred_instant,
+    seal,
+)
+from ledger.rules import TYPES_THAT_AFFECT_REFERRERS, check_batch
+from ledger.store.sql import SqlEventStore
+
+Clock = Callable[[], datetime]
+TZ_SETTING = "timezone"
+
+
+def utc_now() -> datetime:
+    """The service's clock: the current instant in UTC."""
+    return datetime.now(UTC)
+
+
+def load_zone(name: str) -> ZoneInfo:
+    """An IANA time zone by name, or a clear error."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise LedgerConfigError(
+            f"unknown time zone '{name}' (use an IANA name like Asia/Seoul)"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A decoded input event and the line it came from."""
+
+    line: int
+    event: Event
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What a write did."""
+
+    added: list[StoredEvent]
+    skipped: list[str]
+
+    @property
+    def head(self) -> int:
+        """The last position written, or 0 when nothing was."""
+        return self.added[-1].position if self.added else 0
+
+
+def parse_ndjson(lines: Iterable[bytes | str]) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON) for each non-blank line; a bad line names itself."""
+    for number, line in enumerate(lines, start=1):
+        if isinstance(line, bytes):
+            try:
+                line = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InvalidEvent(
+                    f"not valid UTF-8 ({exc.reason} at byte {exc.start})", line=number
+                ) from None
+        if not line.strip():
+            continue
+        try:
+            yield number, orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidEvent(f"not valid JSON ({exc.msg})", line=number) from None
+
+
+class Ledger:
+    """The ledger service over one store."""
+
+    def __init__(
+        self, store: SqlEventStore, *, clock: Clock = utc_now, user: str = "unknown"
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.user = user
+        zone = store.setting(TZ_SETTING) or "UTC"
+        self.tz = load_zone(zone)
+
+    @classmethod
+    def open(cls, target: str, *, clock: Clock = utc_now, user: str = "unknown") -> Ledger:
+        """Open an existing ledger at a path or URL."""
+        return cls(SqlEventStore.open(target), clock=clock, user=user)
+
+    @classmethod
+    def init(
+        cls, target: str, *, tz: str | None = None, clock: Clock = utc_now, user: str = "unknown"
+    ) -> Ledger:
+        """Create the ledger if needed (harmless when it exists); set its time zone once."""
+        store = SqlEventStore.open(target, create=True)
+        current = store.setting(TZ_SETTING)
+        if tz is not None:
+            load_zone(tz)
+            if current is None:
+                store.put_setting(TZ_SETTING, tz)
+            elif current != tz:
+                if store.head() > 0:
+                    store.close()
+                    raise LedgerConfigError(
+                        f"the ledger's time zone is {current} and it holds events; "
+                        f"changing it to {tz} would move every bare date"
+                    )
+                store.put_setting(TZ_SETTING, tz)
+        elif current is None:
+            store.put_setting(TZ_SETTING, "UTC")
+        return cls(store, clock=clock, user=user)
+
+    def close(self) -> None:
+        """Release the store."""
+        self.store.close()
+
+    # --- writing -------------------------------------------------------------
+
+    def decode_lines(self, lines: Iterable[bytes | str]) -> list[Candidate]:
+        """Read NDJSON input into events; the first bad line stops everything."""
+        candidates = []
+        for number, raw in parse_ndjson(lines):
+            try:
+                event = decode_event(raw)
+            except InvalidEvent as exc:
+                raise exc.at_line(number) from None
+            candidates.append(Candidate(number, event, event.recorded_by or self.user))
+        return candidates
+
+    def import_lines(self, lines: Iterable[bytes | str]) -> AppendResult:
+        """Append NDJSON events: all of them or, on any error, none."""
+        return self.append(self.decode_lines(lines))
+
+    def record(self, event: Event) -> AppendResult:
+        """Append one event built by a caller (the recording commands)."""
+        return self.append([Candidate(1, event, event.recorded_by or self.user)])
+
+    def append(self, candidates: Sequence[Candidate]) -> AppendResult:
+        """Check a batch against the ledger and the rules, then append it in one transaction."""
+        fresh, skipped = self._new_only(candidates)
+        if not fresh:
+            return AppendResult([], skipped)
+        subjects = sorted({c.event.subject for _, c in fresh})
+        versions = self.store.versions(subjects)
+        recorded_at = format_recorded_at(self.clock())
+        head = self.store.head()
+        next_version = dict(versions)
+        sealed: list[StoredEvent] = []
+        line_of: dict[str, int] = {}
+        for offset, (event_id, candidate) in enumerate(fresh, start=1):
+            event = candidate.event
+            version = next_version.get(event.subject, 0) + 1
+            next_version[event.subject] = version
+            stored = seal(
+                event,
+                event_id=event_id,
+                version=version,
+                recorded_at=recorded_at,
+                recorded_by=candidate.recorded_by,
+                occurred_key=instant_key(occurred_instant(event.occurred_at, self.tz)),
+            )
+            sealed.append(stored.placed_at(head + offset))
+            line_of[event_id] = candidate.line
+        self._check_rules(sealed, line_of)
+        expected = {s: versions.get(s, 0) for s in subjects}
+        return AppendResult(self.store.append(sealed, expected), skipped)
+
+    def _new_only(
+        self, candidates: Sequence[Candidate]
+    ) -> tuple[list[tuple[str, Candidate]], list[str]]:
+        """Derive ids; drop events already stored (same content), refuse same id with other content."""
+        with_ids: list[tuple[str, Candidate, dict[str, Any]]] = []
+        for candidate in candidates:
+            content = event_content(candidate.event)
+            event_id = str(candidate.event.id) if candidate.event.id else derive_event_id(content)
+            with_ids.append((event_id, candidate, content))
+        stored = self.store.find(i for i, _, _ in with_ids)
+        seen: dict[str, dict[str, Any]] = {
+            i: {k: getattr(s, k) for k in ("type", "subject", "occurred_at", "data", "sources")}
+            for i, s in stored.items()
+        }
+        fresh: list[tuple[str, Candidate]] = []
+        skipped: list[str] = []
+        for event_id, candidate, content in with_ids:
+            earlier = seen.get(event_id)
+            if earlier is None:
+                seen[event_id] = content
+                fresh.append((event_id, candidate))
+            elif earlier == content:
+                skipped.append(event_id)
+            else:
+                where = (
+                    f"position {stored[event_id].position}" if event_id in stored else "this input"
+                )
+                raise DuplicateEventConflict(
+                    f"line {candidate.line}: event id {event_id} is already in {where} "
+                    "with other content; nothing was written"
+                )
+        return fresh, skipped
+
+    def _check_rules(self, sealed: list[StoredEvent], line_of: dict[str, int]) -> None:
+        histories: dict[str, list[StoredEvent]] = {}
+        self._load(histories, {s.subject for s in sealed}, sealed)
+        referrers: dict[str, list[str]] = {}
+        changing = sorted({s.subject for s in sealed if s.type in TYPES_THAT_AFFECT_REFERRERS})
+        if changing:
+            for stored in self.store.referencing(changing):
+                for ref in references(stored.event):
+                    if ref in changing:
+                        referrers.setdefault(ref, []).append(stored.subject)
+            self._load(histories, {s for subs in referrers.values() for s in subs}, sealed)
+        # Every subject the checked histories name must be there to check that it
+        # exists, and a commitment named by an allocation for its targets then.
+        named = {ref for history in histories.values() for ref in self._referenced(history)}
+        self._load(histories, named, sealed)
+        try:
+            check_batch(sealed, histories, referrers)
+        except HistoryError as exc:
+            raise self._blame(exc, sealed, line_of) from None
+
+    @staticmethod
+    def _referenced(events: Iterable[StoredEvent]) -> set[str]:
+        return {ref for e in events for ref in references(e.event)}
+
+    def _load(
+        self,
+        histories: dict[str, list[StoredEvent]],
+        subjects: Iterable[str],
+        sealed: list[StoredEvent],
+    ) -> None:
+        pending: dict[str, list[StoredEvent]] = defaultdict(list)
+        for stored in sealed:
+            pending[stored.subject].append(stored)
+        for subject in sorted(set(subjects) - set(histories)):
+            histories[subject] = self.store.read_subject(subject) + pending.get(subject, [])
+
+    @staticmethod
+    def _blame(
+        exc: HistoryError, sealed: list[StoredEvent], line_of: dict[str, int]
+    ) -> RuleViolation:
+        culprit = exc.event
+        if culprit.id in line_of:
+            return RuleViolation(exc.reason, line=line_of[culprit.id], field=exc.field)
+        # A stored event became invalid: blame the first new event of that subject
+        # or, failing that, the first new event of the batch.
+        new_here = [s for s in sealed if s.subject == culprit.subject] or sealed
+        first = new_here[0]
+        reason = (
+            f"{first.type} of {first.occurred_at} would make the stored {culprit.type} of "
+            f"{culprit.occurred_at} (position {culprit.position}, {culprit.subject}) invalid: "
+            f"{exc.reason}"
+        )
+        return RuleViolation(reason, line=line_of[first.id])
+
+    # --- reading -------------------------------------------------------------
+
+    def view(self, *, as_of: str | None = None, known_at: str | None = None) -> View:
+        """A view for the clocks given as text (dates or RFC 3339 date-times)."""
+        return View(
+            now=self.clock(),
+            as_of=self.parse_moment(as_of, "--as-of") if as_of else None,
+            known_at=self.parse_moment(known_at, "--known-at") if known_at else None,
+            tz=self.tz,
+        )
+
+    def parse_moment(self, text: str, what: str) -> datetime:
+        """A date (start of that day in the ledger's zone) or RFC 3339 date-time."""
+        from ledger.events import normalise_occurred_at
+
+        try:
+            return occurred_instant(normalise_occurred_at(text), self.tz)
+        except ValueError as exc:
+            raise InvalidEvent(str(exc), field=what) from None
+
+    def history(self, subject: str) -> list[StoredEvent]:
+        """A subject's stored events in version order, retracted ones included."""
+        _checked(subject)
+        events = self.store.read_subject(subject)
+        if not events:
+            raise NotFound(f"{subject} has no events in this ledger")
+        return events
+
+    def commitment(self, subject: str, view: View) -> CommitmentState:
+        """One commitment's state in a view, funding included."""
+        history = self.history(subject)
+        lines = sorted(
+            {
+                e.subject
+                for e in self.store.referencing([subject])
+                if subject_kind(e.subject) == "budget"
+            }
+        )
+        line_events = [e for line in lines for e in self.store.read_subject(line)]
+        state = project_commitment(history, line_events, view)
+        if state is None:
+            raise NotFound(f"{subject} has no visible CommitmentMade in this view")
+        return state
+
+    def state(self, view: View) -> LedgerState:
+        """The whole derived state in a view."""
+        return project_ledger(self.store.read_all(), view)
+
+    def subject_state(self, subject: str, view: View) -> dict[str, Any]:
+        """The export form of one subject's state in a view."""
+        kind = subject_kind(_checked(subject))
+        if kind == "commitment":
+            return self.commitment(subject, view).to_json(view.judged_on)
+        history = self.history(subject)
+        state = project_ledger(live_events(history, view), view)
+        table: dict[str, Any] = {
+            "actor": state.actors,
+            "office": state.offices,
+            "budget": state.budgets,
+        }[kind]
+        if subject not in table:
+            raise NotFound(f"{subject} has no visible events in this view")
+        return dict(table[subject].to_json())
+
+    def events(self, after: int = 0) -> Iterator[StoredEvent]:
+        """Every stored event in position order (streamed)."""
+        return self.store.read_all(after)
+
+
+def _checked(subject: str) -> str:
+    try:
+        return check_subject(subject)
+    except ValueError as exc:
+        raise InvalidEvent(str(exc), field="SUBJECT") from None

@@ -1,0 +1,435 @@
+"""The event store on SQLAlchemy Core, for SQLite (a file) and PostgreSQL (a URL).
+
+Why appends are serialised: the global position must be gap-free and in commit
+order, so that a reader following the log never sees position N+1 before N is
+committed. SQLite gets this from `BEGIN IMMEDIATE` (one writer at a time);
+PostgreSQL from a transaction-level advisory lock taken before the head is read.
+Unique (subject, version) and unique id are the backstop: a writer that lost a
+race fails, it never overwrites.
+
+Stored events cannot be changed through SQL either: triggers on both databases
+make UPDATE and DELETE of `events` fail.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from ledger.errors import ConcurrencyError, LedgerConfigError, StorageError
+from ledger.events import references
+from ledger.records import StoredEvent
+
+metadata = MetaData()
+Position = BigInteger().with_variant(Integer, "sqlite")
+
+events_table = Table(
+    "events",
+    metadata,
+    Column("position", Position, primary_key=True, autoincrement=False),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("type", String(64), nullable=False),
+    Column("subject", String(120), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("occurred_at", String(40), nullable=False),
+    Column("occurred_key", String(32), nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("sources", Text, nullable=False),
+    Column("leaf_hash", String(64), nullable=False),
+    UniqueConstraint("subject", "version", name="events_subject_version"),
+)
+Index("events_by_subject_time", events_table.c.subject, events_table.c.occurred_key)
+
+# Which events name which subjects in their data (by, holder, commitment, ...):
+# lets a rule re-check the events that depend on a subject that changed.
+refs_table = Table(
+    "event_refs",
+    metadata,
+    Column("position", Position, nullable=False),
+    Column("ref", String(120), nullable=False),
+    UniqueConstraint("ref", "position", name="event_refs_ref_position"),
+)
+
+settings_table = Table(
+    "ledger_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+_APPEND_LOCK_KEY = 7_305_119_201  # arbitrary constant naming the append lock
+
+_SQLITE_TRIGGERS = [
+    "CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events "
+    "BEGIN SELECT RAISE(ABORT, 'policy-ledger: stored events are append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events "
+    "BEGIN SELECT RAISE(ABORT, 'policy-ledger: stored events are append-only'); END",
+]
+_POSTGRES_TRIGGERS = [
+    "CREATE OR REPLACE FUNCTION policy_ledger_append_only() RETURNS trigger "
+    "LANGUAGE plpgsql AS $$ BEGIN "
+    "RAISE EXCEPTION 'policy-ledger: stored events are append-only'; END $$",
+    "CREATE OR REPLACE TRIGGER events_no_update_delete BEFORE UPDATE OR DELETE ON events "
+    "FOR EACH ROW EXECUTE FUNCTION policy_ledger_append_only()",
+    "CREATE OR REPLACE TRIGGER events_no_truncate BEFORE TRUNCATE ON events "
+    "FOR EACH STATEMENT EXECUTE FUNCTION policy_ledger_append_only()",
+]
+
+
+def database_url(target: str) -> str:
+    """A `--db` value (a file path or an SQLAlchemy URL) as an SQLAlchemy URL."""
+    if "://" not in target:
+        return f"sqlite:///{Path(target).expanduser().resolve()}"
+    if target.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + target.split("://", 1)[1]
+    return target
+
+
+def describe_target(target: str) -> str:
+    """A URL or path safe to print (password hidden)."""
+    url = make_url(database_url(target))
+    if url.get_backend_name() == "sqlite":
+        return url.database or ":memory:"
+    return url.render_as_string(hide_password=True)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" hook below issue BEGIN itself, so that
+        # writers can ask for BEGIN IMMEDIATE (pysqlite would defer it).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+class SqlEventStore:
+    """The one store implementation, on SQLite or PostgreSQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    # --- opening -------------------------------------------------------------
+
+    @classmethod
+    def open(cls, target: str, *, create: bool = False) -> SqlEventStore:
+        """Open the ledger at a path or URL; with `create`, make its tables."""
+        url = database_url(target)
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
+        if backend == "sqlite":
+            path = parsed.database
+            if path and path != ":memory:":
+                if not create and not os.path.exists(path):
+                    raise LedgerConfigError(
+                        f"no ledger at {path}: run `policy-ledger init` first "
+                        "(or pass --db / set POLICY_LEDGER_DB)"
+                    )
+                if create:
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = _sqlite_engine(url)
+        elif backend == "postgresql":
+            try:
+                engine = create_engine(url, pool_pre_ping=True)
+            except ModuleNotFoundError:
+                raise LedgerConfigError(
+                    "PostgreSQL needs psycopg: pip install 'policy-ledger[postgres]'"
+                ) from None
+        else:
+            raise LedgerConfigError(f"unsupported database '{backend}': use a file or PostgreSQL")
+        store = cls(engine)
+        try:
+            if create:
+                store._create_schema()
+            elif not inspect(engine).has_table("events"):
+                raise LedgerConfigError(
+                    f"no ledger in {describe_target(target)}: run `policy-ledger init` first"
+                )
+        except OperationalError as exc:
+            engine.dispose()
+            raise StorageError(
+                f"cannot open {describe_target(target)}: {_first_line(exc)}"
+            ) from None
+        except LedgerConfigError:
+            engine.dispose()
+            raise
+        return store
+
+    def _create_schema(self) -> None:
+        with self._writing() as conn:
+            metadata.create_all(conn)
+            triggers = _SQLITE_TRIGGERS if self.dialect == "sqlite" else _POSTGRES_TRIGGERS
+            for statement in triggers:
+                conn.exec_driver_sql(statement)
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+    def _writing(self) -> Any:
+        """A transaction that holds the append lock until it commits."""
+        return _WriteTransaction(self)
+
+    # --- settings ------------------------------------------------------------
+
+    def setting(self, key: str) -> str | None:
+        """A ledger setting, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(settings_table.c.value).where(settings_table.c.key == key)
+            ).first()
+        return None if row is None else str(row[0])
+
+    def put_setting(self, key: str, value: str) -> None:
+        """Write a ledger setting (only `init` does, before events exist)."""
+        with self._writing() as conn:
+            conn.execute(settings_table.delete().where(settings_table.c.key == key))
+            conn.execute(settings_table.insert().values(key=key, value=value))
+
+    # --- writing -------------------------------------------------------------
+
+    def append(
+        self, events: Sequence[StoredEvent], expected: Mapping[str, int]
+    ) -> list[StoredEvent]:
+        """Append all events in one transaction, or none (see `EventStore.append`)."""
+        if not events:
+            return []
+        try:
+            with self._writing() as conn:
+                self._check_versions(conn, expected)
+                head = conn.execute(select(func.coalesce(func.max(events_table.c.position), 0)))
+                start = int(head.scalar_one()) + 1
+                placed = [e.placed_at(start + i) for i, e in enumerate(events)]
+                conn.execute(events_table.insert(), [_row(e) for e in placed])
+                ref_rows = [
+                    {"position": e.position, "ref": ref}
+                    for e in placed
+                    for ref in sorted(references(e.event))
+                ]
+                if ref_rows:
+                    conn.execute(refs_table.insert(), ref_rows)
+        except IntegrityError as exc:
+            raise ConcurrencyError(
+                "another writer appended to the same subject or event id first; "
+                f"nothing was written ({_first_line(exc.orig or exc)})"
+            ) from None
+        except OperationalError as exc:
+            raise StorageError(f"the database refused the append: {_first_line(exc)}") from None
+        return placed
+
+    def _check_versions(self, conn: Connection, expected: Mapping[str, int]) -> None:
+        subjects = sorted(expected)
+        current: dict[str, int] = {}
+        for chunk in _chunks(subjects, 500):
+            rows = conn.execute(
+                select(events_table.c.subject, func.max(events_table.c.version))
+                .where(events_table.c.subject.in_(chunk))
+                .group_by(events_table.c.subject)
+            )
+            current.update({str(s): int(v) for s, v in rows})
+        for subject in subjects:
+            if current.get(subject, 0) != expected[subject]:
+                raise ConcurrencyError(
+                    f"{subject} is at version {current.get(subject, 0)}, not "
+                    f"{expected[subject]}: another writer changed it; nothing was written, "
+                    "try again"
+                )
+
+    # --- reading -------------------------------------------------------------
+
+    def read_subject(self, subject: str) -> list[StoredEvent]:
+        """A subject's events in version order."""
+        query = (
+            select(events_table)
+            .where(events_table.c.subject == subject)
+            .order_by(events_table.c.version)
+        )
+        with self.engine.connect() as conn:
+            return [_event(row) for row in conn.execute(query).mappings()]
+
+    def read_all(self, after: int = 0, *, batch_size: int = 1000) -> Iterator[StoredEvent]:
+        """Every event after a position, in position order, a batch at a time."""
+        position = after
+        while True:
+            query = (
+                select(events_table)
+                .where(events_table.c.position > position)
+                .order_by(events_table.c.position)
+                .limit(batch_size)
+            )
+            with self.engine.connect() as conn:
+                batch = [_event(row) for row in conn.execute(query).mappings()]
+            yield from batch
+            if len(batch) < batch_size:
+                return
+            position = batch[-1].position
+
+    def head(self) -> int:
+        """The last committed position (0 when empty)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(select(func.coalesce(func.max(events_table.c.position), 0)))
+            return int(value.scalar_one())
+
+    def versions(self, subjects: Iterable[str]) -> dict[str, int]:
+        """Current version per subject that has events."""
+        result: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(subjects)), 500):
+                rows = conn.execute(
+                    select(events_table.c.subject, func.max(events_table.c.version))
+                    .where(events_table.c.subject.in_(chunk))
+                    .group_by(events_table.c.subject)
+                )
+                result.update({str(s): int(v) for s, v in rows})
+        return result
+
+    def find(self, event_ids: Iterable[str]) -> dict[str, StoredEvent]:
+        """Stored events by id."""
+        found: dict[str, StoredEvent] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(event_ids)), 500):
+                rows = conn.execute(select(events_table).where(events_table.c.id.in_(chunk)))
+                for row in rows.mappings():
+                    stored = _event(row)
+                    found[stored.id] = stored
+        return found
+
+    def referencing(self, subjects: Iterable[str]) -> list[StoredEvent]:
+        """Events whose data names one of the subjects, in position order."""
+        found: dict[int, StoredEvent] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(subjects)), 500):
+                positions = select(refs_table.c.position).where(refs_table.c.ref.in_(chunk))
+                rows = conn.execute(
+                    select(events_table).where(events_table.c.position.in_(positions))
+                )
+                for row in rows.mappings():
+                    stored = _event(row)
+                    found[stored.position] = stored
+        return [found[p] for p in sorted(found)]
+
+    def subjects(self, kind: str | None = None) -> list[str]:
+        """Every subject (of one kind), sorted."""
+        query = select(events_table.c.subject).distinct()
+        if kind is not None:
+            query = query.where(events_table.c.subject.like(f"{kind}/%"))
+        with self.engine.connect() as conn:
+            return sorted(str(s) for (s,) in conn.execute(query))
+
+
+class _WriteTransaction:
+    """Context manager: a transaction holding the append lock, committed on exit."""
+
+    def __init__(self, store: SqlEventStore) -> None:
+        self.store = store
+        self.conn: Connection | None = None
+        self.transaction: Any = None
+
+    def __enter__(self) -> Connection:
+        try:
+            conn = self.store.engine.connect()
+            if self.store.dialect == "sqlite":
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            self.conn = conn
+            self.transaction = conn.begin()
+            if self.store.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK_KEY})
+        except SQLAlchemyError as exc:
+            if self.conn is not None:
+                self.conn.close()
+            raise StorageError(f"cannot start a write: {_first_line(exc)}") from None
+        return conn
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        assert self.conn is not None and self.transaction is not None
+        try:
+            if exc_type is None:
+                self.transaction.commit()
+            else:
+                self.transaction.rollback()
+        finally:
+            self.conn.close()
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _row(stored: StoredEvent) -> dict[str, Any]:
+    return {
+        "position": stored.position,
+        "id": stored.id,
+        "type": stored.type,
+        "subject": stored.subject,
+        "version": stored.version,
+        "occurred_at": stored.occurred_at,
+        "occurred_key": stored.occurred_key,
+        "recorded_at": stored.recorded_at,
+        "recorded_by": stored.recorded_by,
+        # Stored as text, byte for byte the same on both databases.
+        "data": orjson.dumps(stored.data).decode("utf-8"),
+        "sources": orjson.dumps(stored.sources).decode("utf-8"),
+        "leaf_hash": stored.leaf_hash,
+    }
+
+
+def _event(row: Mapping[str, Any]) -> StoredEvent:
+    return StoredEvent(
+        position=int(row["position"]),
+        id=str(row["id"]),
+        type=str(row["type"]),
+        subject=str(row["subject"]),
+        version=int(row["version"]),
+        occurred_at=str(row["occurred_at"]),
+        recorded_at=str(row["recorded_at"]),
+        recorded_by=str(row["recorded_by"]),
+        data=orjson.loads(row["data"]),
+        sources=orjson.loads(row["sources"]),
+        leaf_hash=str(row["leaf_hash"]),
+        occurred_key=str(row["occurred_key"]),
+    )
