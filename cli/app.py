@@ -84,4 +84,10 @@ def main() -> None:
 
 
 # Register the commands (imported for their side effect on `cli`).
-from cli import commands_admin, commands_demo, commands_query, commands_record  # noqa: E402, F401
+from cli import (  # noqa: E402, F401
+    commands_admin,
+    commands_audit,
+    commands_demo,
+    commands_query,
+    commands_record,
+)

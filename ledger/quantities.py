@@ -517,3 +517,22 @@ def _show(value: object) -> str:
     """Quote a value for an error message on one line, shortened if long."""
     shown = repr(value) if isinstance(value, str) else repr(str(value))
     return shown if len(shown) <= 60 else shown[:56] + "...'"
+
+
+
+# Active ISO 4217 codes: a stored unit among them is money (GPU and person are not).
+ISO_4217 = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD
+    BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR
+    FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD
+    JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT
+    MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG
+    QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB
+    TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XDR XOF XPF
+    YER ZAR ZMW ZWL""".split()
+)
+
+
+def is_currency(unit: str) -> bool:
+    """Whether a stored unit is an ISO 4217 currency code (money, not GPUs or people)."""
+    return unit in ISO_4217

@@ -1,0 +1,237 @@
+"""Audit queries: diff, unfunded, overdue, stalled, revisions, by-actor, sources, search."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import click
+
+from cli.app import cli
+from cli.context import Env, json_option, make_view, pass_env, print_json, view_options
+from cli.render import table
+from ledger import audit
+
+
+def _emit(as_json: bool, items: list[Any], headers: list[str], row: Any, empty: str) -> None:
+    if as_json:
+        print_json([item.to_json() for item in items])
+    elif not items:
+        click.echo(empty)
+    else:
+        click.echo(table(headers, [row(item.to_json()) for item in items]))
+
+
+@cli.command()
+@click.option("--from", "start", required=True, metavar="TIME", help="The earlier moment.")
+@click.option("--to", "end", required=True, metavar="TIME", help="The later moment.")
+@click.option(
+    "--known",
+    is_flag=True,
+    help="Compare what the ledger said (record time), not the world (valid time).",
+)
+@json_option
+@pass_env
+def diff(env: Env, start: str, end: str, known: bool, as_json: bool) -> None:
+    """The commitments whose state changed between two moments, with the changes.
+
+    \b
+    Examples:
+      policy-ledger diff --from 2025-06-03 --to 2026-06-03        # what happened in the world
+      policy-ledger diff --known --from 2026-01-01 --to 2026-02-01  # what the ledger learned
+    """
+    ledger = env.ledger()
+    key = "known_at" if known else "as_of"
+    before = make_view(ledger, **{"as_of": None, "known_at": None, key: start})
+    after = make_view(ledger, **{"as_of": None, "known_at": None, key: end})
+    diffs = audit.diff_states(list(ledger.events()), before, after)
+    if as_json:
+        print_json([d.to_json() for d in diffs])
+        return
+    if not diffs:
+        click.echo("no commitment changed")
+    for d in diffs:
+        click.echo(d.subject)
+        for c in d.changes:
+            click.echo(f"  {c.field}: {c.before!s} → {c.after!s}")
+
+
+@cli.command()
+@click.option(
+    "--below",
+    metavar="FRACTION",
+    help="Also list targets with approved money below this fraction (0.5 = half).",
+)
+@view_options
+@json_option
+@pass_env
+def unfunded(
+    env: Env, below: str | None, as_of: str | None, known_at: str | None, as_json: bool
+) -> None:
+    """Live commitments whose monetary targets have no approved money (or less than --below).
+
+    \b
+    Example:
+      policy-ledger unfunded --below 0.5 --as-of 2025-12-31
+    """
+    fraction = None
+    if below is not None:
+        try:
+            fraction = Decimal(below)
+        except InvalidOperation:
+            raise click.BadParameter(f"'{below}' is not a number", param_hint="--below") from None
+    ledger = env.ledger()
+    state = ledger.state(make_view(ledger, as_of, known_at))
+    _emit(
+        as_json,
+        audit.unfunded(state, fraction),
+        ["commitment", "target", "pledged", "approved", "share"],
+        lambda j: [
+            j["subject"],
+            j["target"],
+            f"{j['pledged']} {j['unit']}",
+            j["approved"],
+            j["fraction"],
+        ],
+        "every live monetary target has approved money",
+    )
+
+
+@cli.command()
+@view_options
+@json_option
+@pass_env
+def overdue(env: Env, as_of: str | None, known_at: str | None, as_json: bool) -> None:
+    """Commitments past a due date and not delivered, most overdue first."""
+    ledger = env.ledger()
+    state = ledger.state(make_view(ledger, as_of, known_at))
+    _emit(
+        as_json,
+        audit.overdue(state),
+        ["commitment", "due", "days late", "title"],
+        lambda j: [j["subject"], j["due"], j["days_late"], j["title"]],
+        "nothing is overdue",
+    )
+
+
+@cli.command()
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=180,
+    show_default=True,
+    help="No government act for this many days.",
+)
+@view_options
+@json_option
+@pass_env
+def stalled(env: Env, days: int, as_of: str | None, known_at: str | None, as_json: bool) -> None:
+    """Live commitments with no government act (event by a governing actor, allocation,
+    progress report) for DAYS days."""
+    ledger = env.ledger()
+    found = audit.stalled(list(ledger.events()), make_view(ledger, as_of, known_at), days)
+    _emit(
+        as_json,
+        found,
+        ["commitment", "last act", "type", "days"],
+        lambda j: [j["subject"], j["last_act"], j["last_act_type"], j["days_since"]],
+        f"no live commitment has been idle for {days} days",
+    )
+
+
+@cli.command()
+@view_options
+@json_option
+@pass_env
+def revisions(env: Env, as_of: str | None, known_at: str | None, as_json: bool) -> None:
+    """Every target change with its size, who made it and in which administration, largest first."""
+    ledger = env.ledger()
+    found = audit.revisions(list(ledger.events()), make_view(ledger, as_of, known_at))
+    _emit(
+        as_json,
+        found,
+        ["commitment", "target", "before", "after", "change", "by", "administration", "on"],
+        lambda j: [
+            j["subject"],
+            j["target"],
+            j["before"],
+            j["after"],
+            f"{Decimal(j['relative']) * 100:+.1f}%" if j["relative"] else "new",
+            j["by"],
+            j["administration"],
+            j["occurred_at"],
+        ],
+        "no revisions",
+    )
+
+
+@cli.command("by-actor")
+@click.argument("actor")
+@view_options
+@json_option
+@pass_env
+def by_actor(env: Env, actor: str, as_of: str | None, known_at: str | None, as_json: bool) -> None:
+    """Everything ACTOR pledged, revised, withdrew or reaffirmed, and in which capacity.
+
+    \b
+    Example:
+      policy-ledger by-actor actor/han-duck-soo
+    """
+    if "/" not in actor:
+        actor = f"actor/{actor}"
+    ledger = env.ledger()
+    found = audit.by_actor(ledger.events(), actor, make_view(ledger, as_of, known_at))
+    _emit(
+        as_json,
+        found,
+        ["on", "verb", "subject", "capacity", "title"],
+        lambda j: [j["occurred_at"], j["verb"], j["subject"], j["capacity"], j["title"]],
+        f"{actor} did nothing recorded in this ledger",
+    )
+
+
+@cli.command()
+@click.option("--domain", metavar="DOMAIN", help="Every source on this site (and its subdomains).")
+@click.option("--publisher", metavar="NAME", help="Every source from this publisher.")
+@json_option
+@pass_env
+def sources(env: Env, domain: str | None, publisher: str | None, as_json: bool) -> None:
+    """Evidence audit: sources without an archive copy or hash; or everything citing a domain or publisher.
+
+    \b
+    Examples:
+      policy-ledger sources                       # what still needs archiving
+      policy-ledger sources --domain yna.co.kr    # everything resting on one outlet
+    """
+    found = audit.sources_audit(env.ledger().events(), domain=domain, publisher=publisher)
+    _emit(
+        as_json,
+        found,
+        ["subject", "type", "url", "missing"],
+        lambda j: [j["subject"], j["type"], j["url"], ", ".join(j["missing"]) or None],
+        "every source has an archive copy and hash"
+        if not (domain or publisher)
+        else "no source matches",
+    )
+
+
+@cli.command()
+@click.argument("text")
+@json_option
+@pass_env
+def search(env: Env, text: str, as_json: bool) -> None:
+    """Find TEXT in titles, summaries, statements, reasons and quotes (Korean and English).
+
+    \b
+    Examples:
+      policy-ledger search GPU
+      policy-ledger search 인공지능
+    """
+    found = audit.search(env.ledger().events(), text)
+    _emit(
+        as_json,
+        found,
+        ["subject", "type", "where", "text"],
+        lambda j: [j["subject"], j["type"], j["where"], j["text"]],
+        "no match",
+    )
