@@ -96,8 +96,9 @@ def _subject_json(subject: str, events: Sequence[StoredEvent], view: View) -> di
     if kind == "commitment":
         commitment = fold_commitment(events)
         return commitment.to_json(view.judged_on) if commitment else None
-    folded: Any = {"actor": fold_actor, "office": fold_office, "budget": fold_budget}[kind](events)
-    return folded.to_json() if folded else None
+    folds: dict[str, Any] = {"actor": fold_actor, "office": fold_office, "budget": fold_budget}
+    folded = folds[kind](events)
+    return dict(folded.to_json()) if folded else None
 
 
 def history_diff(subject: str, history: Sequence[StoredEvent], view: View) -> list[HistoryStep]:

@@ -342,11 +342,8 @@ class Ledger:
             return self.commitment(subject, view).to_json(view.judged_on)
         history = self.history(subject)
         state = project_ledger(live_events(history, view), view)
-        table: dict[str, Any] = {
-            "actor": state.actors,
-            "office": state.offices,
-            "budget": state.budgets,
-        }[kind]
+        table: dict[str, Any] = {"actor": state.actors, "office": state.offices, "budget": state.budgets}
+        table = table[kind]
         if subject not in table:
             raise NotFound(f"{subject} has no visible events in this view")
         return dict(table[subject].to_json())
