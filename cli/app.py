@@ -87,6 +87,7 @@ def main() -> None:
 from cli import (  # noqa: E402, F401
     commands_admin,
     commands_audit,
+    commands_continuity,
     commands_demo,
     commands_query,
     commands_record,

@@ -9,8 +9,10 @@ import click
 
 from cli.app import cli
 from cli.commands_admin import write_atomically
+from cli.commands_continuity import print_report
 from cli.context import Env, pass_env
 from cli.render import table
+from ledger.continuity import continuity_report
 from ledger.export import event_line, export_bytes, export_document
 from ledger.service import Ledger
 
@@ -24,8 +26,14 @@ def example_lines() -> list[bytes]:
 
 
 @cli.command()
-@click.option("--dir", "directory", default="policy-ledger-demo", show_default=True,
-              type=click.Path(file_okay=False), help="Folder for the demo ledger and its exports.")
+@click.option(
+    "--dir",
+    "directory",
+    default="policy-ledger-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the demo ledger and its exports.",
+)
 @pass_env
 def demo(env: Env, directory: str) -> None:
     """Build the example ledger (South Korea's AI pledges of 2025) and show what became of them.
@@ -43,18 +51,28 @@ def demo(env: Env, directory: str) -> None:
         result = ledger.import_lines(example_lines())
         view = ledger.view()
         state = ledger.state(view)
-        click.echo(f"Imported {len(result.added)} events of the example ledger "
-                   "(South Korea's AI policy, 2025).\n")
-        rows = [[subject, c.status(view.judged_on), c.by.removeprefix("actor/"), c.title]
-                for subject, c in sorted(state.commitments.items())]
+        click.echo(
+            f"Imported {len(result.added)} events of the example ledger "
+            "(South Korea's AI policy, 2025).\n"
+        )
+        rows = [
+            [subject, c.status(view.judged_on), c.by.removeprefix("actor/"), c.title]
+            for subject, c in sorted(state.commitments.items())
+        ]
         click.echo(table(["commitment", "status", "made by", "title"], rows))
+        click.echo("\nWhat became of them when power changed hands (continuity report):")
+        print_report(continuity_report(list(ledger.events()), view).to_json())
         document = export_document(ledger.events(), view)
         write_atomically(str(folder / "export.json"), iter([export_bytes(document)]))
         write_atomically(str(folder / "events.ndjson"), (event_line(e) for e in ledger.events()))
-        click.echo(f"\nledger:  {db}  ({document['ledger']['size']} events, root {document['ledger']['root'][:16]}…)")
+        click.echo(
+            f"\nledger:  {db}  ({document['ledger']['size']} events, root {document['ledger']['root'][:16]}…)"
+        )
         click.echo(f"export:  {folder / 'export.json'}")
         click.echo(f"events:  {folder / 'events.ndjson'}")
-        click.echo(f"\nTry:  policy-ledger --db {db} show commitment/kr-ai-gpus-10000\n"
-                   f"      policy-ledger --db {db} history commitment/kr-ai-gpus-10000")
+        click.echo(
+            f"\nTry:  policy-ledger --db {db} show commitment/kr-ai-gpus-10000\n"
+            f"      policy-ledger --db {db} history commitment/kr-ai-gpus-10000"
+        )
     finally:
         ledger.close()

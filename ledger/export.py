@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from ledger.continuity import continuity_report
 from ledger.merkle import root_of
 from ledger.projections import View, project_ledger
 from ledger.records import StoredEvent, format_recorded_at
@@ -39,8 +40,7 @@ def export_document(events: Iterable[StoredEvent], view: View) -> dict[str, Any]
             "judged_on": view.judged_on.isoformat(),
             "timezone": view.tz.key,
         },
-        # Filled by the continuity report (its own issue); one entry per office.
-        "continuity": {},
+        "continuity": continuity_report(visible, view).to_json(),
     }
     document.update(project_ledger(visible, view).to_json())
     return document

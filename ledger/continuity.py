@@ -1,0 +1,581 @@
+"""Continuity across administrations (spec section 3): what became of the live
+commitments when an office passed to another administration.
+
+Pure: it takes stored events and a `View` and returns values; no store, no
+clock. Where the spec is terse, this module settles the reading:
+
+- *Running tenure.* A tenure runs in segments: from its start (or a
+  resumption) to its end (or a suspension). A transition is the start of a
+  segment whose administration differs from that of the last segment before it
+  (`by="tenure"`: whose holder or administration differs), at the instant the
+  segment starts: the new tenure's `began_at`, or `resumed_at` when a suspended
+  holder of another administration takes the office back. A vacancy is bridged:
+  the office passes when the next holder starts. The first tenure passes from
+  no one and is no transition; a segment of zero length never ran.
+- *Suspensions.* An acting holder of the same administration while the elected
+  one is suspended is no transition by administration; by tenure, the hand-over
+  to the acting holder and the hand-back are transitions.
+- *Window.* `(t, min(t + H x 24 h, next transition)]` on the UTC time line; the
+  next transition is the next one of the same grouping. Events after the view's
+  `as_of` are not seen, so a window still running is marked `complete: false`.
+- *Deciding act.* The first governing withdrawal (`dropped`) or supersession
+  (`replaced`); the last governing revision (it set the level compared); the
+  first government act (`continued`); none (`silent`).
+- *continuity_rate.* The exact fraction rounded half-to-even to four decimal
+  places, trailing zeros dropped ("0.5", "0.6667", "1"); null when nothing is live.
+- *carried_into_office.* The incoming holder's pledges made strictly before `t`
+  as candidate or opposition, with the live set's status exclusions at `t`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from itertools import pairwise
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from ledger.errors import NotFound
+from ledger.events import GOVERNING_CAPACITIES, subject_kind
+from ledger.projections.budgets import latest_allocations
+from ledger.projections.commitments import TargetState, fold_commitment
+from ledger.projections.common import View, live_events
+from ledger.projections.offices import OfficeState, Tenure, fold_office
+from ledger.quantities import format_amount
+from ledger.records import StoredEvent, instant_key, occurred_instant
+
+__all__ = [
+    "DEFAULT_HORIZON_DAYS",
+    "FATES",
+    "GROUPINGS",
+    "Act",
+    "Cohort",
+    "CommitmentFate",
+    "ContinuityReport",
+    "Holding",
+    "Transition",
+    "TransitionReport",
+    "Window",
+    "compare_targets",
+    "continuity_report",
+    "decide_fate",
+    "transitions",
+]
+
+Grouping = Literal["administration", "tenure"]
+GROUPINGS: tuple[str, ...] = ("administration", "tenure")
+FATES: tuple[str, ...] = (
+    "dropped",
+    "replaced",
+    "scaled-up",
+    "scaled-down",
+    "revised",
+    "continued",
+    "silent",
+)
+DEFAULT_HORIZON_DAYS = 365
+RATE_PLACES = 4
+CAMPAIGN_CAPACITIES: frozenset[str] = frozenset({"candidate", "opposition"})
+ENDED_STATUSES: frozenset[str] = frozenset({"withdrawn", "superseded", "delivered"})
+_UTC = ZoneInfo("UTC")
+
+
+# --- transitions ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Holding:
+    """Who held an office, and for which administration."""
+
+    holder: str
+    administration: str
+    role: str
+
+    def to_json(self) -> dict[str, str]:
+        """The report form."""
+        return {"administration": self.administration, "holder": self.holder, "role": self.role}
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The instant an office's running tenure passed to another administration (or holder)."""
+
+    office: str
+    at: datetime
+    key: str
+    outgoing: Holding
+    incoming: Holding
+
+
+@dataclass(frozen=True)
+class _Segment:
+    start: datetime
+    start_key: str
+    end_key: str | None
+    holding: Holding
+
+
+def _segments(tenure: Tenure, tz: ZoneInfo) -> list[_Segment]:
+    """The stretches in which a tenure ran: start or resumption to suspension or end."""
+    holding = Holding(tenure.holder, tenure.administration, tenure.role)
+    runs: list[_Segment] = []
+    start: str | None = tenure.began_at
+    for suspension in tenure.suspensions:
+        assert start is not None  # a suspension follows a start or a resumption
+        runs.append(_segment(start, str(suspension["suspended_at"]), holding, tz))
+        start = suspension["resumed_at"]
+        if start is None:
+            break
+    if start is not None:
+        runs.append(_segment(start, tenure.ended_at, holding, tz))
+    return [run for run in runs if run.end_key != run.start_key]
+
+
+def _segment(start: str, end: str | None, holding: Holding, tz: ZoneInfo) -> _Segment:
+    moment = occurred_instant(start, tz)
+    end_key = instant_key(occurred_instant(end, tz)) if end is not None else None
+    return _Segment(moment, instant_key(moment), end_key, holding)
+
+
+def _group_of(holding: Holding, by: Grouping) -> tuple[str, ...]:
+    if by == "administration":
+        return (holding.administration,)
+    return (holding.administration, holding.holder)
+
+
+def transitions(
+    office: OfficeState, by: Grouping = "administration", *, tz: ZoneInfo = _UTC
+) -> list[Transition]:
+    """The instants the office's running tenure passed to another administration (or holder).
+
+    `tz` reads bare dates of suspensions and resumptions (the ledger's zone).
+    """
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, not '{by}'")
+    runs = sorted(
+        (run for tenure in office.tenures for run in _segments(tenure, tz)),
+        key=lambda run: run.start_key,
+    )
+    found: list[Transition] = []
+    for previous, run in pairwise(runs):
+        if _group_of(previous.holding, by) != _group_of(run.holding, by):
+            found.append(
+                Transition(office.subject, run.start, run.start_key, previous.holding, run.holding)
+            )
+    return found
+
+
+# --- what the ledger holds, indexed for windows --------------------------------
+
+
+@dataclass(frozen=True)
+class _History:
+    """One subject's live events in valid-time order, with their instants for bisecting."""
+
+    events: list[StoredEvent]
+    keys: list[str]
+
+    @classmethod
+    def of(cls, events: list[StoredEvent]) -> _History:
+        return cls(events, [e.occurred_key for e in events])
+
+    def until(self, key: str) -> list[StoredEvent]:
+        """Events at or before the instant `key`."""
+        return self.events[: bisect_right(self.keys, key)]
+
+    def within(self, start_key: str, end_key: str) -> list[StoredEvent]:
+        """Events in the window (start, end]."""
+        return self.events[bisect_right(self.keys, start_key) : bisect_right(self.keys, end_key)]
+
+
+@dataclass
+class _Ledger:
+    commitments: dict[str, _History] = field(default_factory=dict)
+    budget_lines: dict[str, _History] = field(default_factory=dict)
+    offices: dict[str, OfficeState] = field(default_factory=dict)
+    # Budget events allocating to each commitment, in valid-time order.
+    allocating: dict[str, _History] = field(default_factory=dict)
+
+
+def _index(histories: Mapping[str, Sequence[StoredEvent]], view: View) -> _Ledger:
+    ledger = _Ledger()
+    allocating: dict[str, list[StoredEvent]] = {}
+    for subject in sorted(histories):
+        kind = subject_kind(subject)
+        if kind not in ("office", "commitment", "budget"):
+            continue
+        live = live_events(histories[subject], view)
+        if not live:
+            continue
+        if kind == "office":
+            office = fold_office(live)
+            if office is not None:
+                ledger.offices[subject] = office
+        elif kind == "commitment":
+            ledger.commitments[subject] = _History.of(live)
+        else:
+            ledger.budget_lines[subject] = _History.of(live)
+            for stored in live:
+                for named in {a["commitment"] for a in stored.data.get("allocations", [])}:
+                    allocating.setdefault(named, []).append(stored)
+    ledger.allocating = {
+        subject: _History.of(sorted(events, key=lambda e: (e.occurred_key, e.position)))
+        for subject, events in allocating.items()
+    }
+    return ledger
+
+
+def _grouped(
+    events: Iterable[StoredEvent] | Mapping[str, Sequence[StoredEvent]],
+) -> Mapping[str, Sequence[StoredEvent]]:
+    if isinstance(events, Mapping):
+        return events
+    grouped: dict[str, list[StoredEvent]] = {}
+    for stored in events:
+        grouped.setdefault(stored.subject, []).append(stored)
+    return grouped
+
+
+# --- fates ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Act:
+    """The event that decided a fate."""
+
+    subject: str
+    id: str
+    type: str
+    occurred_at: str
+    source: str | None
+
+    @classmethod
+    def of(cls, stored: StoredEvent) -> Act:
+        """The act an event is."""
+        url = stored.sources[0]["url"] if stored.sources else None
+        return cls(stored.subject, stored.id, stored.type, stored.occurred_at, url)
+
+    def to_json(self) -> dict[str, Any]:
+        """The report form."""
+        return {
+            "id": self.id,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "subject": self.subject,
+            "type": self.type,
+        }
+
+
+@dataclass(frozen=True)
+class CommitmentFate:
+    """One commitment's fate in a window, with the act that decided it."""
+
+    subject: str
+    title: str
+    made_by: str
+    made_at: str
+    capacity: str
+    fate: str
+    act: Act | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The report form."""
+        return {
+            "act": self.act.to_json() if self.act else None,
+            "capacity": self.capacity,
+            "fate": self.fate,
+            "made_at": self.made_at,
+            "made_by": self.made_by,
+            "subject": self.subject,
+            "title": self.title,
+        }
+
+
+def _is_government_act(stored: StoredEvent) -> bool:
+    """On a commitment: progress reports, and events by a governing capacity (never assessments)."""
+    if stored.type == "ProgressReported":
+        return True
+    capacity = stored.data.get("capacity")
+    return stored.type != "AssessmentRecorded" and capacity in GOVERNING_CAPACITIES
+
+
+def compare_targets(before: Mapping[str, TargetState], after: Mapping[str, TargetState]) -> str:
+    """`scaled-up`, `scaled-down` or `revised`: targets at the window's end against those at t.
+
+    A removed target counts as lowered, a new one as raised.
+    """
+    raised = lowered = False
+    for key in before.keys() | after.keys():
+        old, new = before.get(key), after.get(key)
+        if new is None or (old is not None and new.quantity.amount < old.quantity.amount):
+            lowered = True
+        elif old is None or new.quantity.amount > old.quantity.amount:
+            raised = True
+    if raised and not lowered:
+        return "scaled-up"
+    if lowered and not raised:
+        return "scaled-down"
+    return "revised"
+
+
+def decide_fate(
+    acts: Sequence[StoredEvent],
+    before: Mapping[str, TargetState],
+    after: Mapping[str, TargetState],
+) -> tuple[str, StoredEvent | None]:
+    """The first matching fate for a window's government acts (in valid-time order)."""
+    for kind, fate in (("CommitmentWithdrawn", "dropped"), ("CommitmentSuperseded", "replaced")):
+        matching = [a for a in acts if a.type == kind]
+        if matching:
+            return fate, matching[0]
+    revisions = [a for a in acts if a.type == "CommitmentRevised"]
+    if revisions:
+        return compare_targets(before, after), revisions[-1]
+    if acts:
+        return "continued", acts[0]
+    return "silent", None
+
+
+# --- one transition ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """(start, end]: what the incoming government did with what it found."""
+
+    start: datetime
+    end: datetime
+    tz: ZoneInfo
+    complete: bool
+    # The bounds as sortable UTC keys, compared with every event's occurred_key.
+    start_key: str = field(init=False)
+    end_key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start_key", instant_key(self.start))
+        object.__setattr__(self, "end_key", instant_key(self.end))
+
+    def to_json(self) -> dict[str, Any]:
+        """The report form: instants in the ledger's zone."""
+        return {
+            "complete": self.complete,
+            "end": self.end.astimezone(self.tz).isoformat(),
+            "start": self.start.astimezone(self.tz).isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Commitments followed through one window: their fates and the money behind them."""
+
+    commitments: list[CommitmentFate]
+    pledged: dict[str, Decimal]
+    appropriated: dict[str, Decimal]
+
+    def fates(self) -> dict[str, int]:
+        """How many commitments met each fate (every fate named, zeros included)."""
+        return {fate: sum(1 for c in self.commitments if c.fate == fate) for fate in FATES}
+
+    def continuity_rate(self) -> Decimal | None:
+        """(live - dropped - silent) / live, half-even to four places; None when nothing is live."""
+        live = len(self.commitments)
+        if live == 0:
+            return None
+        fates = self.fates()
+        exact = Fraction(live - fates["dropped"] - fates["silent"], live)
+        return Decimal(round(exact * 10**RATE_PLACES)).scaleb(-RATE_PLACES)
+
+    def to_json(self) -> dict[str, Any]:
+        """The report form."""
+        rate = self.continuity_rate()
+        units = sorted(self.pledged.keys() | self.appropriated.keys())
+        return {
+            "commitments": [c.to_json() for c in sorted(self.commitments, key=_by_subject)],
+            "continuity_rate": format_amount(rate) if rate is not None else None,
+            "fates": self.fates(),
+            "funding": {
+                unit: {
+                    "appropriated": format_amount(self.appropriated.get(unit, Decimal(0))),
+                    "pledged": format_amount(self.pledged.get(unit, Decimal(0))),
+                }
+                for unit in units
+            },
+            "live": len(self.commitments),
+        }
+
+
+def _by_subject(fate: CommitmentFate) -> str:
+    return fate.subject
+
+
+@dataclass(frozen=True)
+class TransitionReport:
+    """One transition, its window, the live set's fates and what the newcomer carried in."""
+
+    transition: Transition
+    window: Window
+    live: Cohort
+    carried_into_office: Cohort
+
+    def to_json(self) -> dict[str, Any]:
+        """The report form."""
+        return {
+            **self.live.to_json(),
+            "at": self.window.to_json()["start"],
+            "carried_into_office": self.carried_into_office.to_json(),
+            "from": self.transition.outgoing.to_json(),
+            "to": self.transition.incoming.to_json(),
+            "window": self.window.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class _Followed:
+    """A commitment in a cohort: its state at t, for the fate and the pledged sums."""
+
+    subject: str
+    targets: dict[str, TargetState]
+    fate: CommitmentFate
+
+
+def _follow(
+    ledger: _Ledger,
+    subject: str,
+    window: Window,
+    judged: View,
+    wanted: frozenset[str],
+    by: str | None,
+    area: str | None,
+) -> _Followed | None:
+    """A commitment's fate in the window, if it belongs to the cohort (`wanted` capacities)."""
+    history = ledger.commitments[subject]
+    made = history.events[0].data
+    if made.get("capacity") not in wanted or (by is not None and made.get("by") != by):
+        return None
+    if area is not None and area not in made.get("areas", []):
+        return None
+    state = fold_commitment(history.until(window.start_key))
+    if state is None or state.status(judged.judged_on) in ENDED_STATUSES:
+        return None
+    own = [e for e in history.within(window.start_key, window.end_key) if _is_government_act(e)]
+    funding = ledger.allocating.get(subject)
+    money = funding.within(window.start_key, window.end_key) if funding else []
+    acts = sorted([*own, *money], key=lambda e: (e.occurred_key, e.position))
+    revised = any(a.type == "CommitmentRevised" for a in acts)
+    at_end = fold_commitment(history.until(window.end_key)) if revised else state
+    fate, act = decide_fate(acts, state.targets, at_end.targets if at_end else {})
+    decided = CommitmentFate(
+        subject, state.title, state.by, state.made_at, state.capacity, fate, _act(act)
+    )
+    return _Followed(subject, state.targets, decided)
+
+
+def _act(stored: StoredEvent | None) -> Act | None:
+    return Act.of(stored) if stored is not None else None
+
+
+def _cohort(
+    followed: list[_Followed], approved: Mapping[tuple[str, str | None, str], Decimal]
+) -> Cohort:
+    pledged: dict[str, Decimal] = {}
+    for one in followed:
+        for target in one.targets.values():
+            unit = target.quantity.unit
+            pledged[unit] = pledged.get(unit, Decimal(0)) + target.quantity.amount
+    members = {one.subject for one in followed}
+    appropriated: dict[str, Decimal] = {}
+    for (subject, _target, unit), amount in approved.items():
+        if subject in members:
+            appropriated[unit] = appropriated.get(unit, Decimal(0)) + amount
+    return Cohort([one.fate for one in followed], pledged, appropriated)
+
+
+def _approved_in(ledger: _Ledger, window: Window) -> dict[tuple[str, str | None, str], Decimal]:
+    """Latest approved-or-adjusted allocation per line and target inside the window, summed."""
+    lines = (h.within(window.start_key, window.end_key) for h in ledger.budget_lines.values())
+    funded = latest_allocations(lines)
+    return {key: phases["approved"] for key, phases in funded.items() if "approved" in phases}
+
+
+def _report_transition(
+    ledger: _Ledger, transition: Transition, end: datetime, view: View, area: str | None
+) -> TransitionReport:
+    window = Window(transition.at, end, view.tz, complete=end <= view.judged_at)
+    judged = View(now=view.now, as_of=transition.at, known_at=view.known_at, tz=view.tz)
+    live: list[_Followed] = []
+    carried: list[_Followed] = []
+    incoming = transition.incoming.holder
+    for subject in sorted(ledger.commitments):
+        made_key = ledger.commitments[subject].keys[0]
+        if made_key > window.start_key:
+            continue
+        one = _follow(ledger, subject, window, judged, GOVERNING_CAPACITIES, None, area)
+        if one is not None:
+            live.append(one)
+        elif made_key < window.start_key:
+            one = _follow(ledger, subject, window, judged, CAMPAIGN_CAPACITIES, incoming, area)
+            if one is not None:
+                carried.append(one)
+    approved = _approved_in(ledger, window)
+    return TransitionReport(transition, window, _cohort(live, approved), _cohort(carried, approved))
+
+
+# --- the report ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContinuityReport:
+    """Every reported office's transitions, as one view sees the ledger."""
+
+    offices: dict[str, list[TransitionReport]]
+    by: str
+    horizon_days: int
+    area: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """`{office: {"transitions": [...]}}`, offices sorted, transitions in time order."""
+        return {
+            office: {"transitions": [t.to_json() for t in self.offices[office]]}
+            for office in sorted(self.offices)
+        }
+
+
+def continuity_report(
+    events: Iterable[StoredEvent] | Mapping[str, Sequence[StoredEvent]],
+    view: View,
+    *,
+    office: str | None = None,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    by: Grouping = "administration",
+    area: str | None = None,
+) -> ContinuityReport:
+    """The continuity report of every office (or one) for the events a view sees."""
+    if horizon_days < 1:
+        raise ValueError(f"the horizon must be at least one day, not {horizon_days}")
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, not '{by}'")
+    ledger = _index(_grouped(events), view)
+    if office is not None and office not in ledger.offices:
+        raise NotFound(f"{office} has no visible events in this view")
+    chosen = [office] if office is not None else sorted(ledger.offices)
+    horizon = timedelta(days=horizon_days)
+    reports: dict[str, list[TransitionReport]] = {}
+    for subject in chosen:
+        found = transitions(ledger.offices[subject], by, tz=view.tz)
+        reports[subject] = [
+            _report_transition(ledger, t, _window_end(t, found[i + 1 :], horizon), view, area)
+            for i, t in enumerate(found)
+        ]
+    return ContinuityReport(reports, by, horizon_days, area)
+
+
+def _window_end(
+    transition: Transition, later: Sequence[Transition], horizon: timedelta
+) -> datetime:
+    # On the UTC time line: H days are H x 24 hours whatever the zone's clock changes.
+    end = transition.at.astimezone(_UTC) + horizon
+    return min(end, later[0].at) if later else end
