@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import click
 
 from cli.app import cli
 from cli.context import Env, json_option, make_view, pass_env, print_json, view_options
 from cli.render import table
-from ledger.continuity import continuity_report
+from ledger.continuity import Grouping, continuity_report
 
 
 def _print_cohort(heading: str, cohort: dict[str, Any]) -> None:
@@ -96,9 +96,9 @@ def continuity(
         view,
         office=office,
         horizon_days=horizon_days,
-        by=grouping,
+        by=cast(Grouping, grouping),
         area=area,
-    ).to_json()  # type: ignore[arg-type]
+    ).to_json()
     if as_json:
         print_json(report)
         return
