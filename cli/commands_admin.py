@@ -7,13 +7,22 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 
 from cli.app import cli
-from cli.context import Env, json_option, make_view, pass_env, print_json, view_options
+from cli.context import (
+    Env,
+    json_option,
+    make_view,
+    pass_env,
+    print_json,
+    view_options,
+    write_bytes,
+)
 from ledger.export import event_line, export_bytes, export_document, export_schema
-from ledger.service import Ledger
+from ledger.service import Ledger, load_zone
 
 PROGRESS_THRESHOLD = 5000
 
@@ -46,6 +55,8 @@ def init(env: Env, tz: str | None) -> None:
       policy-ledger init --tz Asia/Seoul
       policy-ledger --db postgresql+psycopg://postgres@localhost/newsroom init
     """
+    if tz is not None:
+        load_zone(tz)  # before anything is created: a typo must not leave a file behind
     ledger = Ledger.init(env.db, tz=tz, user=env.user)
     try:
         click.echo(
@@ -59,7 +70,7 @@ def init(env: Env, tz: str | None) -> None:
 @click.argument("file", type=click.File("rb"))
 @json_option
 @pass_env
-def import_(env: Env, file: click.utils.LazyFile, as_json: bool) -> None:
+def import_(env: Env, file: BinaryIO, as_json: bool) -> None:
     """Append the NDJSON events in FILE (or - for standard input): all of them or none.
 
     An event already in the ledger (same id, or same content when it has no
@@ -111,7 +122,7 @@ def export(env: Env, output: str | None, as_of: str | None, known_at: str | None
         write_atomically(output, iter([data]))
         click.echo(f"wrote {output} ({document['ledger']['size']} events)", err=True)
     else:
-        click.get_binary_stream("stdout").write(data)
+        write_bytes([data])
 
 
 @cli.command("export-events")
@@ -122,18 +133,26 @@ def export_events(env: Env, output: str | None) -> None:
 
     This is the form mirrors import and from which anyone can recompute the
     leaf hashes and the root.
+
+    \b
+    Examples:
+      policy-ledger export-events -o events.ndjson
+      policy-ledger export-events | head -1
     """
     lines = (event_line(e) for e in env.ledger().events())
     if output:
         write_atomically(output, lines)
         click.echo(f"wrote {output}", err=True)
     else:
-        out = click.get_binary_stream("stdout")
-        for line in lines:
-            out.write(line)
+        write_bytes(lines)
 
 
 @cli.command()
 def schema() -> None:
-    """Print the JSON Schema of the export document."""
+    """Print the JSON Schema of the export document.
+
+    \b
+    Example:
+      policy-ledger schema > export.schema.json
+    """
     print_json(export_schema())

@@ -102,7 +102,12 @@ def unfunded(
 @json_option
 @pass_env
 def overdue(env: Env, as_of: str | None, known_at: str | None, as_json: bool) -> None:
-    """Commitments past a due date and not delivered, most overdue first."""
+    """Commitments past a due date and not delivered, most overdue first.
+
+    \b
+    Example:
+      policy-ledger overdue --as-of 2026-01-01
+    """
     ledger = env.ledger()
     state = ledger.state(make_view(ledger, as_of, known_at))
     _emit(
@@ -127,7 +132,12 @@ def overdue(env: Env, as_of: str | None, known_at: str | None, as_json: bool) ->
 @pass_env
 def stalled(env: Env, days: int, as_of: str | None, known_at: str | None, as_json: bool) -> None:
     """Live commitments with no government act (event by a governing actor, allocation,
-    progress report) for DAYS days."""
+    progress report) for --days days.
+
+    \b
+    Example:
+      policy-ledger stalled --days 90 --as-of 2025-12-31
+    """
     ledger = env.ledger()
     found = audit.stalled(list(ledger.events()), make_view(ledger, as_of, known_at), days)
     _emit(
@@ -144,7 +154,12 @@ def stalled(env: Env, days: int, as_of: str | None, known_at: str | None, as_jso
 @json_option
 @pass_env
 def revisions(env: Env, as_of: str | None, known_at: str | None, as_json: bool) -> None:
-    """Every target change with its size, who made it and in which administration, largest first."""
+    """Every target change with its size, who made it and in which administration, largest first.
+
+    \b
+    Example:
+      policy-ledger revisions --json
+    """
     ledger = env.ledger()
     found = audit.revisions(list(ledger.events()), make_view(ledger, as_of, known_at))
     _emit(

@@ -40,6 +40,11 @@ def demo(env: Env, directory: str) -> None:
 
     Writes a fresh SQLite ledger, its export and its events into DIR, replacing
     an earlier demo there; your own ledger (--db) is not touched.
+
+    \b
+    Examples:
+      policy-ledger demo
+      policy-ledger demo --dir /tmp/kr-ai && policy-ledger --db /tmp/kr-ai/demo.db continuity
     """
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)

@@ -79,6 +79,17 @@ def _print_commitment(subject: str, state: dict[str, Any]) -> None:
     click.echo(f"\n{state['event_count']} events")
 
 
+def _plain(value: Any) -> str:
+    """A state value as text: a dash for nothing, KEY=VALUE for a mapping."""
+    if value in (None, {}, []):
+        return "—"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
 def _print_generic(subject: str, state: dict[str, Any]) -> None:
     click.echo(subject)
     for key, value in state.items():
@@ -91,7 +102,7 @@ def _print_generic(subject: str, state: dict[str, Any]) -> None:
                     f"{len(record['allocations'])} allocations"
                 )
         else:
-            click.echo(f"  {key}: {value if value not in (None, {}, []) else '—'}")
+            click.echo(f"  {key}: {_plain(value)}")
     if state.get("tenures"):
         click.echo("")
         click.echo(
@@ -149,6 +160,11 @@ def history(env: Env, subject: str, as_json: bool) -> None:
     """The events of SUBJECT in the order recorded, with sources and recorders.
 
     Retracted events are listed and marked; nothing is ever removed.
+
+    \b
+    Examples:
+      policy-ledger history commitment/kr-ai-gpus
+      policy-ledger history commitment/kr-ai-gpus --json
     """
     events = env.ledger().history(subject)
     retracted = {str(e.data["event"]): e for e in events if e.type == "EventRetracted"}
@@ -204,6 +220,10 @@ def list_(
     view = make_view(ledger, as_of, known_at)
     state = ledger.state(view).to_json()
     if status or area or actor:
+        if kind not in (None, "commitment"):
+            raise click.UsageError(
+                "--status, --area and --actor filter commitments, not --kind " + kind
+            )
         kind = "commitment"
     rows: list[dict[str, Any]] = []
     for section, section_kind in (

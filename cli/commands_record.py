@@ -21,14 +21,27 @@ from ledger.records import format_recorded_at
 
 F = TypeVar("F", bound=Callable[..., Any])
 CAPACITIES = ("head-of-government", "government", "legislature", "opposition", "candidate", "other")
+ACTOR_KINDS = ("person", "party", "government", "ministry", "legislature", "organization", "other")
+OFFICE_KINDS = ("head-of-government", "head-of-state", "minister", "other")
+ROLES = ("elected", "acting", "interim", "appointed")
+END_REASONS = ("term-end", "removed", "resigned", "died", "superseded", "other")
+PHASES = ("proposed", "approved", "adjusted", "executed")
+INSTRUMENTS = ("main", "supplementary")
+# Envelope fields as the flags that set them, for error messages.
+ENVELOPE_FLAGS = {"occurred_at": "--on", "id": "--id"}
 
 
-def ask(value: Any, flag: str, text: str) -> Any:
+def _interactive() -> bool:
+    """Whether someone at a terminal can answer prompts (tests replace this)."""
+    return sys.stdin.isatty()
+
+
+def ask(value: Any, flag: str, text: str, value_type: Any = None) -> Any:
     """A required value: the flag's, else a prompt on a terminal, else a usage error."""
     if value not in (None, "", ()):
         return value
-    if sys.stdin.isatty():
-        return click.prompt(text)
+    if _interactive():
+        return click.prompt(text, type=value_type)
     raise click.UsageError(f"Missing option '{flag}'.")
 
 
@@ -162,7 +175,11 @@ def record(
         **envelope(opts, **envelope_options),
     }
     ledger = env.ledger()
-    result = ledger.record(decode_event(raw))
+    try:
+        result = ledger.record(decode_event(raw))
+    except InvalidEvent as exc:
+        # The service numbers input lines; a command has none, only flags.
+        raise type(exc)(exc.reason, field=ENVELOPE_FLAGS.get(exc.field or "", exc.field)) from None
     if opts.get("as_json"):
         print_json({"added": [e.to_json() for e in result.added], "skipped": result.skipped})
     elif result.added:
@@ -214,9 +231,7 @@ def targets_from(
 @click.option("--name", help="Name in the ledger's main language.")
 @click.option(
     "--kind",
-    type=click.Choice(
-        ["person", "party", "government", "ministry", "legislature", "organization", "other"]
-    ),
+    type=click.Choice(ACTOR_KINDS),
 )
 @click.option(
     "--name-in", multiple=True, metavar="LANG=NAME", help="Name in another language (repeatable)."
@@ -226,6 +241,7 @@ def targets_from(
 @pass_env
 def register_actor(
     env: Env,
+    /,
     subject: str,
     name: str | None,
     kind: str | None,
@@ -242,7 +258,7 @@ def register_actor(
     """
     data = {
         "name": ask(name, "--name", "Name"),
-        "kind": ask(kind, "--kind", "Kind"),
+        "kind": ask(kind, "--kind", "Kind", click.Choice(ACTOR_KINDS)),
         "names": dict(pairs(name_in, "--name-in")) or None,
         "parent": parent,
     }
@@ -253,13 +269,12 @@ def register_actor(
 @click.argument("subject", callback=_subject_of("office"))
 @click.option("--name")
 @click.option("--jurisdiction", metavar="CODE", help="e.g. KR")
-@click.option(
-    "--kind", type=click.Choice(["head-of-government", "head-of-state", "minister", "other"])
-)
+@click.option("--kind", type=click.Choice(OFFICE_KINDS))
 @event_options(sources_required=False)
 @pass_env
 def create_office(
     env: Env,
+    /,
     subject: str,
     name: str | None,
     jurisdiction: str | None,
@@ -276,7 +291,7 @@ def create_office(
     data = {
         "name": ask(name, "--name", "Name"),
         "jurisdiction": ask(jurisdiction, "--jurisdiction", "Jurisdiction"),
-        "kind": ask(kind, "--kind", "Kind"),
+        "kind": ask(kind, "--kind", "Kind", click.Choice(OFFICE_KINDS)),
     }
     record(env, "OfficeCreated", subject, data, opts, sources_required=False)
 
@@ -287,7 +302,7 @@ def _tenure_command(
     doc: str,
     *,
     reason_choices: Sequence[str] | None = None,
-    extra: Callable[[F], F] | None = None,
+    extra: Callable[[Callable[..., None]], Callable[..., None]] | None = None,
 ) -> None:
     @click.argument("subject", callback=_subject_of("office"))
     @click.option("--holder", metavar="ACTOR", help="Who holds the office (actor/...).")
@@ -299,11 +314,11 @@ def _tenure_command(
     @event_options()
     @pass_env
     def command(
-        env: Env, subject: str, holder: str | None, reason: str | None, **opts: Any
+        env: Env, /, subject: str, holder: str | None, reason: str | None, **opts: Any
     ) -> None:
         data: dict[str, Any] = {"holder": ask(holder, "--holder", "Holder (actor/...)")}
         if reason_choices:
-            data["reason"] = ask(reason, "--reason", f"Reason ({', '.join(reason_choices)})")
+            data["reason"] = ask(reason, "--reason", "Reason", click.Choice(reason_choices))
         elif reason:
             data["reason"] = reason
         for key in ("role", "administration"):
@@ -312,9 +327,7 @@ def _tenure_command(
             else:
                 opts.pop(key, None)
         if event_type == "TenureBegan":
-            data["role"] = ask(
-                data.get("role"), "--role", "Role (elected, acting, interim, appointed)"
-            )
+            data["role"] = ask(data.get("role"), "--role", "Role", click.Choice(ROLES))
         record(env, event_type, subject, data, opts)
 
     command.__doc__ = doc
@@ -329,9 +342,7 @@ def _began_options(func: F) -> F:
         metavar="SLUG",
         help="Administration the tenure belongs to (default: the holder's slug).",
     )(func)
-    return click.option("--role", type=click.Choice(["elected", "acting", "interim", "appointed"]))(
-        func
-    )
+    return click.option("--role", type=click.Choice(ROLES))(func)
 
 
 _tenure_command(
@@ -347,14 +358,38 @@ _tenure_command(
     extra=_began_options,
 )
 _tenure_command(
-    "suspend-tenure", "TenureSuspended", "Record that the holder's powers were suspended."
+    "suspend-tenure",
+    "TenureSuspended",
+    """Record that the holder's powers were suspended (for instance by impeachment).
+
+    \b
+    Example:
+      policy-ledger suspend-tenure office/president-of-korea --holder actor/yoon-suk-yeol \\
+        --reason impeachment --on 2024-12-14 --source https://example.org/impeachment
+    """,
 )
-_tenure_command("resume-tenure", "TenureResumed", "Record that a suspended holder resumed office.")
+_tenure_command(
+    "resume-tenure",
+    "TenureResumed",
+    """Record that a suspended holder resumed office.
+
+    \b
+    Example:
+      policy-ledger resume-tenure office/prime-minister-of-korea --holder actor/han-duck-soo \\
+        --on 2025-03-24 --source https://example.org/reinstated
+    """,
+)
 _tenure_command(
     "end-tenure",
     "TenureEnded",
-    "Record that a tenure ended.",
-    reason_choices=("term-end", "removed", "resigned", "died", "superseded", "other"),
+    """Record that a tenure ended.
+
+    \b
+    Example:
+      policy-ledger end-tenure office/president-of-korea --holder actor/yoon-suk-yeol \\
+        --reason removed --on 2025-04-04 --source https://example.org/ruling
+    """,
+    reason_choices=END_REASONS,
 )
 
 
@@ -410,7 +445,7 @@ def target_options(func: F) -> F:
 def _by(by: str | None, capacity: str | None) -> dict[str, Any]:
     return {
         "by": ask(by, "--by", "By (actor/...)"),
-        "capacity": ask(capacity, "--capacity", f"Capacity ({', '.join(CAPACITIES)})"),
+        "capacity": ask(capacity, "--capacity", "Capacity", click.Choice(CAPACITIES)),
     }
 
 
@@ -428,6 +463,7 @@ def _by(by: str | None, capacity: str | None) -> dict[str, Any]:
 @pass_env
 def pledge(
     env: Env,
+    /,
     subject: str,
     by: str | None,
     capacity: str | None,
@@ -479,6 +515,7 @@ def pledge(
 @pass_env
 def revise(
     env: Env,
+    /,
     subject: str,
     by: str | None,
     capacity: str | None,
@@ -517,9 +554,22 @@ def revise(
 @event_options()
 @pass_env
 def reaffirm(
-    env: Env, subject: str, by: str | None, capacity: str | None, statement: str | None, **opts: Any
+    env: Env,
+    /,
+    subject: str,
+    by: str | None,
+    capacity: str | None,
+    statement: str | None,
+    **opts: Any,
 ) -> None:
-    """Record that a commitment was reaffirmed (for instance by a new administration)."""
+    """Record that a commitment was reaffirmed (for instance by a new administration).
+
+    \b
+    Example:
+      policy-ledger reaffirm commitment/kr-ai-gpus --by actor/lee-jae-myung \\
+        --capacity head-of-government --statement "we will secure the GPUs" \\
+        --on 2025-06-10 --source URL
+    """
     record(
         env, "CommitmentReaffirmed", subject, {**_by(by, capacity), "statement": statement}, opts
     )
@@ -532,9 +582,22 @@ def reaffirm(
 @event_options()
 @pass_env
 def supersede(
-    env: Env, subject: str, by: str | None, capacity: str | None, successor: str | None, **opts: Any
+    env: Env,
+    /,
+    subject: str,
+    by: str | None,
+    capacity: str | None,
+    successor: str | None,
+    **opts: Any,
 ) -> None:
-    """Record that a commitment was replaced by another."""
+    """Record that a commitment was replaced by another.
+
+    \b
+    Example:
+      policy-ledger supersede commitment/kr-ai-gpus --by actor/lee-jae-myung \\
+        --capacity head-of-government --successor commitment/kr-ai-gpus-50000 \\
+        --on 2025-07-01 --source URL
+    """
     data = {
         **_by(by, capacity),
         "successor": ask(successor, "--successor", "Successor (commitment/...)"),
@@ -549,9 +612,16 @@ def supersede(
 @event_options()
 @pass_env
 def withdraw(
-    env: Env, subject: str, by: str | None, capacity: str | None, reason: str | None, **opts: Any
+    env: Env, /, subject: str, by: str | None, capacity: str | None, reason: str | None, **opts: Any
 ) -> None:
-    """Record that a commitment was withdrawn (dropped)."""
+    """Record that a commitment was withdrawn (dropped).
+
+    \b
+    Example:
+      policy-ledger withdraw commitment/kr-ai-world-best-llm --by actor/lee-jae-myung \\
+        --capacity head-of-government --reason "folded into AI for All" \\
+        --on 2025-08-01 --source URL
+    """
     data = {**_by(by, capacity), "reason": ask(reason, "--reason", "Reason")}
     record(env, "CommitmentWithdrawn", subject, data, opts)
 
@@ -565,6 +635,7 @@ def withdraw(
 @pass_env
 def report_progress(
     env: Env,
+    /,
     subject: str,
     target_key: str | None,
     achieved: str | None,
@@ -598,6 +669,7 @@ def report_progress(
 @pass_env
 def assess(
     env: Env,
+    /,
     subject: str,
     assessor: str | None,
     rubric: str | None,
@@ -605,7 +677,14 @@ def assess(
     rationale: str | None,
     **opts: Any,
 ) -> None:
-    """Record a watchdog's rating of a commitment."""
+    """Record a watchdog's rating of a commitment.
+
+    \b
+    Example:
+      policy-ledger assess commitment/kr-ai-gpus --assessor actor/watchdog \\
+        --rubric politifact --rating in-the-works --rationale "orders placed" \\
+        --on 2025-09-01 --source URL
+    """
     data = {
         "assessor": ask(assessor, "--assessor", "Assessor (actor/...)"),
         "rubric": ask(rubric, "--rubric", "Rubric"),
@@ -622,8 +701,8 @@ def assess(
 @click.argument("subject", callback=_subject_of("budget"))
 @click.option("--body", metavar="ACTOR", help="Who proposed, approved or executed it (actor/...).")
 @click.option("--fiscal-year", type=int)
-@click.option("--phase", type=click.Choice(["proposed", "approved", "adjusted", "executed"]))
-@click.option("--instrument", type=click.Choice(["main", "supplementary"]))
+@click.option("--phase", type=click.Choice(PHASES))
+@click.option("--instrument", type=click.Choice(INSTRUMENTS))
 @click.option("--total", metavar="QUANTITY", help='The line\'s total, e.g. "13.8조 원".')
 @click.option(
     "--allocate",
@@ -636,6 +715,7 @@ def assess(
 @pass_env
 def appropriate(
     env: Env,
+    /,
     subject: str,
     body: str | None,
     fiscal_year: int | None,
@@ -664,9 +744,9 @@ def appropriate(
         allocated.append(entry)
     data = {
         "body": ask(body, "--body", "Body (actor/...)"),
-        "fiscal_year": ask(fiscal_year, "--fiscal-year", "Fiscal year"),
-        "phase": ask(phase, "--phase", "Phase"),
-        "instrument": ask(instrument, "--instrument", "Instrument"),
+        "fiscal_year": ask(fiscal_year, "--fiscal-year", "Fiscal year", int),
+        "phase": ask(phase, "--phase", "Phase", click.Choice(PHASES)),
+        "instrument": ask(instrument, "--instrument", "Instrument", click.Choice(INSTRUMENTS)),
         "quantity": quantity(ask(total, "--total", "Total (e.g. 13.8조 원)"), "--total"),
         "allocations": allocated,
     }
@@ -675,11 +755,11 @@ def appropriate(
 
 @cli.command()
 @click.argument("subject")
-@click.argument("event_id", metavar="EVENT_ID")
+@click.argument("retracted_id", metavar="EVENT_ID")
 @click.option("--reason", help="Why the event is retracted.")
 @event_options(default_now=True)
 @pass_env
-def retract(env: Env, subject: str, event_id: str, reason: str | None, **opts: Any) -> None:
+def retract(env: Env, /, subject: str, retracted_id: str, reason: str | None, **opts: Any) -> None:
     """Retract an earlier event of SUBJECT. Nothing is deleted: projections skip it,
     and `--known-at` before the retraction still shows it.
 
@@ -687,5 +767,5 @@ def retract(env: Env, subject: str, event_id: str, reason: str | None, **opts: A
     Example:
       policy-ledger retract commitment/kr-ai-gpus 6f1c2e0a-... --reason "misquoted figure" --source URL
     """
-    data = {"event": event_id, "reason": ask(reason, "--reason", "Reason")}
+    data = {"event": retracted_id, "reason": ask(reason, "--reason", "Reason")}
     record(env, "EventRetracted", subject, data, opts, default_now=True)

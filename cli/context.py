@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import click
@@ -81,8 +81,20 @@ def make_view(ledger: Ledger, as_of: str | None, known_at: str | None) -> Any:
         raise click.BadParameter(exc.reason, param_hint=exc.field) from None
 
 
+def write_bytes(chunks: Iterable[bytes], *, batch: int = 1 << 16) -> None:
+    """Write bytes to stdout as they are, in batches (click.echo finds the binary stream)."""
+    pending: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= batch:
+            click.echo(b"".join(pending), nl=False)
+            pending, size = [], 0
+    if pending:
+        click.echo(b"".join(pending), nl=False)
+
+
 def print_json(value: Any) -> None:
     """Write a JSON document to stdout, keys sorted, with a newline."""
-    out = click.get_binary_stream("stdout")
-    out.write(orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n")
-    out.flush()
+    write_bytes([orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"])

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -48,6 +49,7 @@ from ledger.store.sql import SqlEventStore
 
 Clock = Callable[[], datetime]
 TZ_SETTING = "timezone"
+ORIGIN_SETTING = "origin"
 
 
 def utc_now() -> datetime:
@@ -124,30 +126,34 @@ class Ledger:
 
     @classmethod
     def init(
-        cls, target: str, *, tz: str | None = None, clock: Clock = utc_now, user: str = "unknown"
+        cls,
+        target: str,
+        *,
+        tz: str | None = None,
+        origin: str | None = None,
+        clock: Clock = utc_now,
+        user: str = "unknown",
     ) -> Ledger:
-        """Create the ledger if needed (harmless when it exists); set its time zone once."""
-        store = SqlEventStore.open(target, create=True)
-        current = store.setting(TZ_SETTING)
+        """Create the ledger if needed (harmless when it exists); set its time zone and origin once."""
         if tz is not None:
-            load_zone(tz)
-            if current is None:
-                store.put_setting(TZ_SETTING, tz)
-            elif current != tz:
-                if store.head() > 0:
-                    store.close()
-                    raise LedgerConfigError(
-                        f"the ledger's time zone is {current} and it holds events; "
-                        f"changing it to {tz} would move every bare date"
-                    )
-                store.put_setting(TZ_SETTING, tz)
-        elif current is None:
-            store.put_setting(TZ_SETTING, "UTC")
+            load_zone(tz)  # before anything is created: a bad zone leaves no file behind
+        store = SqlEventStore.open(target, create=True)
+        try:
+            _settle_origin(store, origin)
+            _settle_zone(store, tz)
+        except BaseException:
+            store.close()
+            raise
         return cls(store, clock=clock, user=user)
 
     def close(self) -> None:
         """Release the store."""
         self.store.close()
+
+    @property
+    def origin(self) -> str:
+        """The log's name in its checkpoints."""
+        return self.store.setting(ORIGIN_SETTING) or "policy-ledger.local/unnamed"
 
     # --- writing -------------------------------------------------------------
 
@@ -287,6 +293,66 @@ class Ledger:
         )
         return RuleViolation(reason, line=line_of[first.id])
 
+    def import_mirror(self, lines: Iterable[bytes | str]) -> AppendResult:
+        """Load another ledger's export-events output verbatim (ids, versions, times, positions).
+
+        The mirror must be empty or an earlier copy of the same log: its events
+        must be the file's first events, leaf for leaf. Anything altered,
+        missing, duplicated or reordered is refused and nothing is written.
+        """
+        from ledger.integrity import read_mirror_lines
+
+        incoming = list(read_mirror_lines(lines))
+        ids: set[str] = set()
+        for expected, stored in enumerate(incoming, start=1):
+            if stored.id in ids:
+                raise InvalidEvent(
+                    f"event id {stored.id} appears twice (duplicated event)", line=expected
+                )
+            ids.add(stored.id)
+            if stored.position != expected:
+                problem = "duplicated or reordered" if stored.position < expected else "missing"
+                raise InvalidEvent(
+                    f"position {expected} is {problem} (the line holds position {stored.position})",
+                    line=expected,
+                )
+        head = self.store.head()
+        if head > len(incoming):
+            raise InvalidEvent(
+                f"the file has {len(incoming)} events but this mirror already has {head}"
+            )
+        for mine in self.store.read_all():
+            theirs = incoming[mine.position - 1]
+            if theirs.leaf_hash != mine.leaf_hash:
+                raise InvalidEvent(
+                    f"position {mine.position} differs from this mirror's copy: not the same log, "
+                    "or history was rewritten",
+                    line=mine.position,
+                )
+        fresh = [
+            replace(e, occurred_key=instant_key(occurred_instant(e.occurred_at, self.tz)))
+            for e in incoming[head:]
+        ]
+        if not fresh:
+            return AppendResult([], [e.id for e in incoming])
+        versions = self.store.versions({e.subject for e in fresh})
+        seen = dict(versions)
+        for stored in fresh:
+            if stored.version != seen.get(stored.subject, 0) + 1:
+                raise InvalidEvent(
+                    f"{stored.subject} version {stored.version} follows version {seen.get(stored.subject, 0)}",
+                    line=stored.position,
+                )
+            seen[stored.subject] = stored.version
+        duplicates = self.store.find(e.id for e in fresh)
+        if duplicates:
+            first = min(duplicates.values(), key=lambda e: e.position)
+            raise InvalidEvent(f"event id {first.id} appears twice in the log", line=first.position)
+        self._check_rules(fresh, {e.id: e.position for e in fresh})
+        expected_versions = {s: versions.get(s, 0) for s in {e.subject for e in fresh}}
+        added = self.store.append(fresh, expected_versions, keep_positions=True)
+        return AppendResult(added, [e.id for e in incoming[:head]])
+
     # --- reading -------------------------------------------------------------
 
     def view(self, *, as_of: str | None = None, known_at: str | None = None) -> View:
@@ -342,7 +408,11 @@ class Ledger:
             return self.commitment(subject, view).to_json(view.judged_on)
         history = self.history(subject)
         state = project_ledger(live_events(history, view), view)
-        table: dict[str, Any] = {"actor": state.actors, "office": state.offices, "budget": state.budgets}
+        table: dict[str, Any] = {
+            "actor": state.actors,
+            "office": state.offices,
+            "budget": state.budgets,
+        }
         table = table[kind]
         if subject not in table:
             raise NotFound(f"{subject} has no visible events in this view")
@@ -358,3 +428,38 @@ def _checked(subject: str) -> str:
         return check_subject(subject)
     except ValueError as exc:
         raise InvalidEvent(str(exc), field="SUBJECT") from None
+
+
+def _settle_origin(store: SqlEventStore, origin: str | None) -> None:
+    """Name the log once: checkpoints carry the origin, and verifiers tell logs apart by it."""
+    from ledger.checkpoint import CheckpointError, check_key_name
+
+    current = store.setting(ORIGIN_SETTING)
+    if origin is not None:
+        try:
+            check_key_name(origin)
+        except CheckpointError as exc:
+            raise LedgerConfigError(f"--origin: {exc}") from None
+        if current is not None and current != origin:
+            raise LedgerConfigError(
+                f"the ledger's origin is {current}; checkpoints already name it"
+            )
+    if current is None:
+        store.put_setting(ORIGIN_SETTING, origin or f"policy-ledger.local/{uuid.uuid4().hex[:12]}")
+
+
+def _settle_zone(store: SqlEventStore, tz: str | None) -> None:
+    """Set the time zone once; changing it under stored events would move every bare date."""
+    current = store.setting(TZ_SETTING)
+    if tz is None:
+        if current is None:
+            store.put_setting(TZ_SETTING, "UTC")
+        return
+    if current == tz:
+        return
+    if current is not None and store.head() > 0:
+        raise LedgerConfigError(
+            f"the ledger's time zone is {current} and it holds events; "
+            f"changing it to {tz} would move every bare date"
+        )
+    store.put_setting(TZ_SETTING, tz)
