@@ -8,7 +8,10 @@ Unique (subject, version) and unique id are the backstop: a writer that lost a
 race fails, it never overwrites.
 
 Stored events cannot be changed through SQL either: triggers on both databases
-make UPDATE and DELETE of `events` fail.
+make UPDATE and DELETE of `events` fail (and TRUNCATE on PostgreSQL). SQLite's
+`INSERT OR REPLACE` deletes the row it replaces without firing delete triggers,
+so a third SQLite trigger refuses any insert that would collide with a stored
+event.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from sqlalchemy import (
@@ -27,6 +31,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    RowMapping,
     String,
     Table,
     Text,
@@ -39,7 +44,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from ledger.errors import ConcurrencyError, LedgerConfigError, StorageError
 from ledger.events import references
@@ -91,6 +96,11 @@ _SQLITE_TRIGGERS = [
     "BEGIN SELECT RAISE(ABORT, 'policy-ledger: stored events are append-only'); END",
     "CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events "
     "BEGIN SELECT RAISE(ABORT, 'policy-ledger: stored events are append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS events_no_replace BEFORE INSERT ON events "
+    "WHEN EXISTS (SELECT 1 FROM events WHERE position = NEW.position OR id = NEW.id "
+    "OR (subject = NEW.subject AND version = NEW.version)) "
+    "BEGIN SELECT RAISE(ABORT, 'policy-ledger: an event with this position, id or "
+    "subject version is already stored (stored events are append-only)'); END",
 ]
 _POSTGRES_TRIGGERS = [
     "CREATE OR REPLACE FUNCTION policy_ledger_append_only() RETURNS trigger "
@@ -106,7 +116,9 @@ _POSTGRES_TRIGGERS = [
 def database_url(target: str) -> str:
     """A `--db` value (a file path or an SQLAlchemy URL) as an SQLAlchemy URL."""
     if "://" not in target:
-        return f"sqlite:///{Path(target).expanduser().resolve()}"
+        # Quoted, because the URL parser reads `?` as the start of a query and
+        # decodes `%XX`: a file named `a?b.db` must stay that file.
+        return "sqlite:///" + quote(str(Path(target).expanduser().resolve()), safe="/")
     if target.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + target.split("://", 1)[1]
     return target
@@ -129,9 +141,10 @@ def _sqlite_engine(url: str) -> Engine:
         # writers can ask for BEGIN IMMEDIATE (pysqlite would defer it).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # The timeout first: switching to WAL waits for other processes' locks.
+        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -166,7 +179,12 @@ class SqlEventStore:
                         "(or pass --db / set POLICY_LEDGER_DB)"
                     )
                 if create:
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                    try:
+                        Path(path).parent.mkdir(parents=True, exist_ok=True)
+                    except OSError as exc:
+                        raise LedgerConfigError(
+                            f"cannot create a ledger at {path}: {exc.strerror or exc}"
+                        ) from None
             engine = _sqlite_engine(url)
         elif backend == "postgresql":
             try:
@@ -185,12 +203,14 @@ class SqlEventStore:
                 raise LedgerConfigError(
                     f"no ledger in {describe_target(target)}: run `policy-ledger init` first"
                 )
-        except OperationalError as exc:
+        except DBAPIError as exc:
+            # OperationalError (no server, no file access), but also DatabaseError
+            # for a file that is not an SQLite database.
             engine.dispose()
             raise StorageError(
                 f"cannot open {describe_target(target)}: {_first_line(exc)}"
             ) from None
-        except LedgerConfigError:
+        except (LedgerConfigError, StorageError):
             engine.dispose()
             raise
         return store
@@ -229,16 +249,39 @@ class SqlEventStore:
     # --- writing -------------------------------------------------------------
 
     def append(
-        self, events: Sequence[StoredEvent], expected: Mapping[str, int]
+        self,
+        events: Sequence[StoredEvent],
+        expected: Mapping[str, int],
+        *,
+        keep_positions: bool = False,
     ) -> list[StoredEvent]:
-        """Append all events in one transaction, or none (see `EventStore.append`)."""
+        """Append all events in one transaction, or none (see `EventStore.append`).
+
+        A subject missing from `expected` must be at the version before its
+        first event in the batch; each subject's versions in the batch must
+        follow on without a gap (ValueError otherwise: the caller's mistake).
+        With `keep_positions` (a mirror copying another ledger), the events keep
+        the positions they carry, which must follow the head without a gap
+        (ConcurrencyError when the log has moved on; nothing is written).
+        """
         if not events:
             return []
+        required = _required_versions(events, expected)
+        first = events[0].position
+        if keep_positions and [e.position for e in events] != list(
+            range(first, first + len(events))
+        ):
+            raise ValueError("events appended with keep_positions must have consecutive positions")
         try:
             with self._writing() as conn:
-                self._check_versions(conn, expected)
+                self._check_versions(conn, required)
                 head = conn.execute(select(func.coalesce(func.max(events_table.c.position), 0)))
                 start = int(head.scalar_one()) + 1
+                if keep_positions and first != start:
+                    raise ConcurrencyError(
+                        f"the events start at position {first} but the log's next position is "
+                        f"{start}: another writer changed it; nothing was written"
+                    )
                 placed = [e.placed_at(start + i) for i, e in enumerate(events)]
                 conn.execute(events_table.insert(), [_row(e) for e in placed])
                 ref_rows = [
@@ -253,7 +296,9 @@ class SqlEventStore:
                 "another writer appended to the same subject or event id first; "
                 f"nothing was written ({_first_line(exc.orig or exc)})"
             ) from None
-        except OperationalError as exc:
+        except DBAPIError as exc:
+            # Anything else the driver refuses (a lock timeout, or on PostgreSQL a
+            # NUL character or an over-long value) is reported, not leaked.
             raise StorageError(f"the database refused the append: {_first_line(exc)}") from None
         return placed
 
@@ -289,6 +334,8 @@ class SqlEventStore:
 
     def read_all(self, after: int = 0, *, batch_size: int = 1000) -> Iterator[StoredEvent]:
         """Every event after a position, in position order, a batch at a time."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         position = after
         while True:
             query = (
@@ -352,7 +399,7 @@ class SqlEventStore:
         """Every subject (of one kind), sorted."""
         query = select(events_table.c.subject).distinct()
         if kind is not None:
-            query = query.where(events_table.c.subject.like(f"{kind}/%"))
+            query = query.where(events_table.c.subject.startswith(f"{kind}/", autoescape=True))
         with self.engine.connect() as conn:
             return sorted(str(s) for (s,) in conn.execute(query))
 
@@ -391,6 +438,25 @@ class _WriteTransaction:
             self.conn.close()
 
 
+def _required_versions(
+    events: Sequence[StoredEvent], expected: Mapping[str, int]
+) -> dict[str, int]:
+    """The version each subject must be at before the batch; refuses version gaps."""
+    required = dict(expected)
+    last: dict[str, int] = {}
+    for stored in events:
+        if stored.subject not in last:
+            last[stored.subject] = required.setdefault(stored.subject, stored.version - 1)
+        previous = last[stored.subject]
+        if stored.version != previous + 1:
+            raise ValueError(
+                f"event {stored.id} of {stored.subject} has version {stored.version}, "
+                f"but the version after {previous} is {previous + 1}"
+            )
+        last[stored.subject] = stored.version
+    return required
+
+
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -418,7 +484,7 @@ def _row(stored: StoredEvent) -> dict[str, Any]:
     }
 
 
-def _event(row: Mapping[str, Any]) -> StoredEvent:
+def _event(row: RowMapping) -> StoredEvent:
     return StoredEvent(
         position=int(row["position"]),
         id=str(row["id"]),
