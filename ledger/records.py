@@ -111,6 +111,11 @@ class StoredEvent:
         """The same event at a log position."""
         return replace(self, position=position)
 
+    def restamped(self, recorded_at: str) -> StoredEvent:
+        """The same event with another record time, and the leaf hash that goes with it."""
+        moved = replace(self, recorded_at=recorded_at)
+        return replace(moved, leaf_hash=leaf_hash_of(moved.canonical()))
+
     def canonical(self) -> bytes:
         """The canonical bytes this event's leaf hash is computed from."""
         return canonical_bytes(self.to_json())
@@ -159,7 +164,8 @@ def seal(
     }
     return StoredEvent(
         position=0,
-        leaf_hash=leaf_hash_of(canonical_bytes(body)),
+        # No time, no hash: the store stamps the record time under its lock.
+        leaf_hash=leaf_hash_of(canonical_bytes(body)) if recorded_at else "",
         occurred_key=occurred_key,
         _event=[event],
         **body,

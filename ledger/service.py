@@ -8,9 +8,9 @@ either loses cleanly (ConcurrencyError) or is seen.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -183,7 +183,8 @@ class Ledger:
             return AppendResult([], skipped)
         subjects = sorted({c.event.subject for _, c in fresh})
         versions = self.store.versions(subjects)
-        recorded_at = format_recorded_at(self.clock())
+        # recorded_at is read once the append lock is held (see store.append).
+        recorded_at = ""
         head = self.store.head()
         next_version = dict(versions)
         sealed: list[StoredEvent] = []
@@ -204,7 +205,8 @@ class Ledger:
             line_of[event_id] = candidate.line
         self._check_rules(sealed, line_of)
         expected = {s: versions.get(s, 0) for s in subjects}
-        return AppendResult(self.store.append(sealed, expected), skipped)
+        stamp = lambda: format_recorded_at(self.clock())  # noqa: E731
+        return AppendResult(self.store.append(sealed, expected, stamp=stamp), skipped)
 
     def _new_only(
         self, candidates: Sequence[Candidate]

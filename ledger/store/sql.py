@@ -17,7 +17,7 @@ event.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -48,6 +48,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from ledger.errors import ConcurrencyError, LedgerConfigError, StorageError
 from ledger.events import references
+from ledger.merkle import nodes_added_by_append
 from ledger.records import StoredEvent
 
 metadata = MetaData()
@@ -82,6 +83,28 @@ refs_table = Table(
     UniqueConstraint("ref", "position", name="event_refs_ref_position"),
 )
 
+# The Merkle tree's perfect subtrees, (level, idx) -> hash, written with the
+# events they cover (see ledger/merkle.py for the layout): a root or a proof
+# reads O(log n) rows. Level 0 repeats each event's leaf hash, so moving an
+# event row to another position shows as a mismatch at that position.
+nodes_table = Table(
+    "merkle_nodes",
+    metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", Position, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# Checkpoints the ledger has issued: (size, root) at a time, and the C2SP text.
+checkpoints_table = Table(
+    "checkpoints",
+    metadata,
+    Column("size", Position, primary_key=True, autoincrement=False),
+    Column("root", String(64), nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("note", Text, nullable=False),
+)
+
 settings_table = Table(
     "ledger_settings",
     metadata,
@@ -102,6 +125,13 @@ _SQLITE_TRIGGERS = [
     "BEGIN SELECT RAISE(ABORT, 'policy-ledger: an event with this position, id or "
     "subject version is already stored (stored events are append-only)'); END",
 ]
+_APPEND_ONLY_TABLES = ("merkle_nodes", "checkpoints")
+_SQLITE_TRIGGERS += [
+    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} BEFORE {action} ON {table} "
+    f"BEGIN SELECT RAISE(ABORT, 'policy-ledger: {table} is append-only'); END"
+    for table in _APPEND_ONLY_TABLES
+    for action in ("UPDATE", "DELETE")
+]
 _POSTGRES_TRIGGERS = [
     "CREATE OR REPLACE FUNCTION policy_ledger_append_only() RETURNS trigger "
     "LANGUAGE plpgsql AS $$ BEGIN "
@@ -110,6 +140,11 @@ _POSTGRES_TRIGGERS = [
     "FOR EACH ROW EXECUTE FUNCTION policy_ledger_append_only()",
     "CREATE OR REPLACE TRIGGER events_no_truncate BEFORE TRUNCATE ON events "
     "FOR EACH STATEMENT EXECUTE FUNCTION policy_ledger_append_only()",
+]
+_POSTGRES_TRIGGERS += [
+    f"CREATE OR REPLACE TRIGGER {table}_no_update_delete BEFORE UPDATE OR DELETE ON {table} "
+    "FOR EACH ROW EXECUTE FUNCTION policy_ledger_append_only()"
+    for table in _APPEND_ONLY_TABLES
 ]
 
 
@@ -221,6 +256,58 @@ class SqlEventStore:
             triggers = _SQLITE_TRIGGERS if self.dialect == "sqlite" else _POSTGRES_TRIGGERS
             for statement in triggers:
                 conn.exec_driver_sql(statement)
+            self._backfill_nodes(conn)
+
+    def _backfill_nodes(self, conn: Connection) -> None:
+        """Store tree nodes for events appended before the ledger stored them."""
+        done = conn.execute(
+            select(func.count()).select_from(nodes_table).where(nodes_table.c.level == 0)
+        )
+        position = int(done.scalar_one())
+        cache: dict[tuple[int, int], bytes] = {}
+        while True:
+            rows = conn.execute(
+                select(events_table.c.position, events_table.c.leaf_hash)
+                .where(events_table.c.position > position)
+                .order_by(events_table.c.position)
+                .limit(5000)
+            ).all()
+            if not rows:
+                return
+            added = self._tree_nodes(conn, [(int(p), str(h)) for p, h in rows], cache)
+            conn.execute(nodes_table.insert(), added)
+            position = int(rows[-1][0])
+
+    def _tree_nodes(
+        self,
+        conn: Connection,
+        leaves: Sequence[tuple[int, str]],
+        cache: dict[tuple[int, int], bytes],
+    ) -> list[dict[str, Any]]:
+        """The node rows that appending these (position, leaf hash) pairs adds."""
+
+        def get_node(level: int, index: int) -> bytes:
+            if (level, index) not in cache:
+                row = conn.execute(
+                    select(nodes_table.c.hash).where(
+                        nodes_table.c.level == level, nodes_table.c.idx == index
+                    )
+                ).first()
+                if row is None:
+                    raise StorageError(
+                        f"the tree has no node at level {level}, index {index}; run init to repair"
+                    )
+                cache[(level, index)] = bytes.fromhex(str(row[0]))
+            return cache[(level, index)]
+
+        rows: list[dict[str, Any]] = []
+        for position, leaf in leaves:
+            for level, index, digest in nodes_added_by_append(
+                position - 1, bytes.fromhex(leaf), get_node
+            ):
+                cache[(level, index)] = digest
+                rows.append({"level": level, "idx": index, "hash": digest.hex()})
+        return rows
 
     def close(self) -> None:
         """Release connections."""
@@ -254,6 +341,7 @@ class SqlEventStore:
         expected: Mapping[str, int],
         *,
         keep_positions: bool = False,
+        stamp: Callable[[], str] | None = None,
     ) -> list[StoredEvent]:
         """Append all events in one transaction, or none (see `EventStore.append`).
 
@@ -263,6 +351,9 @@ class SqlEventStore:
         With `keep_positions` (a mirror copying another ledger), the events keep
         the positions they carry, which must follow the head without a gap
         (ConcurrencyError when the log has moved on; nothing is written).
+        With `stamp`, `recorded_at` is read from it once the append lock is held
+        (and the leaf hashes recomputed), so record time never runs backwards
+        along the log, whatever the writers' race.
         """
         if not events:
             return []
@@ -282,8 +373,13 @@ class SqlEventStore:
                         f"the events start at position {first} but the log's next position is "
                         f"{start}: another writer changed it; nothing was written"
                     )
+                if stamp is not None:
+                    recorded_at = max(stamp(), self._last_recorded_at(conn))
+                    events = [e.restamped(recorded_at) for e in events]
                 placed = [e.placed_at(start + i) for i, e in enumerate(events)]
                 conn.execute(events_table.insert(), [_row(e) for e in placed])
+                leaves = [(e.position, e.leaf_hash) for e in placed]
+                conn.execute(nodes_table.insert(), self._tree_nodes(conn, leaves, {}))
                 ref_rows = [
                     {"position": e.position, "ref": ref}
                     for e in placed
@@ -301,6 +397,13 @@ class SqlEventStore:
             # NUL character or an over-long value) is reported, not leaked.
             raise StorageError(f"the database refused the append: {_first_line(exc)}") from None
         return placed
+
+    @staticmethod
+    def _last_recorded_at(conn: Connection) -> str:
+        last = conn.execute(
+            select(events_table.c.recorded_at).order_by(events_table.c.position.desc()).limit(1)
+        ).first()
+        return "" if last is None else str(last[0])
 
     def _check_versions(self, conn: Connection, expected: Mapping[str, int]) -> None:
         subjects = sorted(expected)
@@ -394,6 +497,71 @@ class SqlEventStore:
                     stored = _event(row)
                     found[stored.position] = stored
         return [found[p] for p in sorted(found)]
+
+    # --- the tree and checkpoints ---------------------------------------------
+
+    def node(self, level: int, index: int) -> bytes | None:
+        """A stored perfect-subtree hash."""
+        return self.nodes([(level, index)]).get((level, index))
+
+    def nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Stored perfect-subtree hashes by (level, index); missing ones are absent."""
+        found: dict[tuple[int, int], bytes] = {}
+        by_level: dict[int, list[int]] = {}
+        for level, index in keys:
+            by_level.setdefault(level, []).append(index)
+        with self.engine.connect() as conn:
+            for level, indexes in by_level.items():
+                for start in range(0, len(indexes), 500):
+                    rows = conn.execute(
+                        select(nodes_table.c.idx, nodes_table.c.hash).where(
+                            nodes_table.c.level == level,
+                            nodes_table.c.idx.in_(indexes[start : start + 500]),
+                        )
+                    )
+                    found.update({(level, int(i)): bytes.fromhex(str(h)) for i, h in rows})
+        return found
+
+    def node_count(self, level: int) -> int:
+        """How many nodes of a level are stored (level 0: the tree's leaves)."""
+        with self.engine.connect() as conn:
+            count = conn.execute(
+                select(func.count()).select_from(nodes_table).where(nodes_table.c.level == level)
+            )
+            return int(count.scalar_one())
+
+    def record_checkpoint(self, size: int, root: str, recorded_at: str, note: str) -> None:
+        """Keep a checkpoint the ledger issued (the first one issued for a size stays)."""
+        with self._writing() as conn:
+            existing = conn.execute(
+                select(checkpoints_table.c.root).where(checkpoints_table.c.size == size)
+            ).first()
+            if existing is None:
+                conn.execute(
+                    checkpoints_table.insert().values(
+                        size=size, root=root, recorded_at=recorded_at, note=note
+                    )
+                )
+            elif str(existing[0]) != root:
+                raise StorageError(
+                    f"a checkpoint of size {size} with another root is stored: run verify"
+                )
+
+    def checkpoints(self) -> list[dict[str, Any]]:
+        """Every stored checkpoint, smallest size first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(checkpoints_table).order_by(checkpoints_table.c.size)
+            ).mappings()
+            return [
+                {
+                    "size": int(r["size"]),
+                    "root": str(r["root"]),
+                    "recorded_at": str(r["recorded_at"]),
+                    "note": str(r["note"]),
+                }
+                for r in rows
+            ]
 
     def subjects(self, kind: str | None = None) -> list[str]:
         """Every subject (of one kind), sorted."""
