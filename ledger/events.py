@@ -18,6 +18,7 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -72,6 +73,19 @@ def _of_kind(kind: str) -> AfterValidator:
     return AfterValidator(lambda value: check_subject(value, kind))
 
 
+def _iso_date(value: Any) -> Any:
+    # pydantic alone would also read 1767139200 or "2025-12-31T00:00:00" as a date.
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _DATE_RE.match(value.strip()):
+        raise ValueError(f"{str(value)[:40]!r} is not a date YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise ValueError(f"'{value.strip()}' is not a valid date ({exc})") from None
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Subject = Annotated[str, AfterValidator(check_subject)]
 ActorRef = Annotated[str, _of_kind("actor")]
 OfficeRef = Annotated[str, _of_kind("office")]
@@ -121,7 +135,7 @@ class Source(Frozen):
     url: HttpUrl
     title: ShortText | None = None
     publisher: ShortText | None = None
-    published_on: date | None = None
+    published_on: IsoDate | None = None
     quote: Text | None = None
     archive_url: HttpUrl | None = None
     sha256: str | None = None
@@ -190,7 +204,7 @@ class Target(Frozen):
     description: ShortText | None = None
     quantity: Quantity
     baseline: Quantity | None = None
-    due: date | None = None
+    due: IsoDate | None = None
 
     @model_validator(mode="after")
     def _units_agree(self) -> Target:
@@ -209,7 +223,20 @@ class TargetChange(Frozen):
     description: ShortText | None = None
     quantity: Quantity | None = None
     baseline: Quantity | None = None
-    due: date | None = None
+    due: IsoDate | None = None
+
+    @model_validator(mode="after")
+    def _units_agree(self) -> TargetChange:
+        if (
+            self.quantity is not None
+            and self.baseline is not None
+            and self.baseline.unit != self.quantity.unit
+        ):
+            raise ValueError(
+                f"baseline unit {self.baseline.unit} differs from quantity unit "
+                f"{self.quantity.unit}"
+            )
+        return self
 
 
 def _unique_keys(keys: list[str], what: str) -> None:
@@ -230,7 +257,7 @@ class CommitmentMadeData(Frozen):
     summary: Text | None = None
     areas: Annotated[list[Slug], Field(max_length=20)]
     targets: Annotated[list[Target], Field(min_length=1, max_length=MAX_ITEMS)]
-    due: date | None = None
+    due: IsoDate | None = None
 
     @model_validator(mode="after")
     def _distinct(self) -> CommitmentMadeData:
@@ -244,7 +271,7 @@ class CommitmentRevisedData(Frozen):
     capacity: Capacity
     targets: Annotated[list[TargetChange], Field(max_length=MAX_ITEMS)] = []
     removed: Annotated[list[Slug], Field(max_length=MAX_ITEMS)] | None = None
-    due: date | None = None
+    due: IsoDate | None = None
     reason: Text | None = None
 
     @model_validator(mode="after")
@@ -308,7 +335,7 @@ class Allocation(Frozen):
 
 class AppropriationRecordedData(Frozen):
     body: ActorRef
-    fiscal_year: Annotated[int, Field(ge=1900, le=2200)]
+    fiscal_year: Annotated[int, Field(strict=True, ge=1900, le=2200)]
     phase: Phase
     instrument: Instrument
     quantity: Quantity
@@ -334,25 +361,38 @@ def _normalise_text(value: Any) -> Any:
     return value
 
 
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+# RFC 3339 section 5.6 (a space may stand for the T, as its note allows); Python's
+# fromisoformat alone would also take ISO 8601 forms such as 20250424T100000+0900.
+_DATE_TIME_RE = re.compile(
+    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]([0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?)"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})?$"
+)
+_MOMENT_FORMS = "a date YYYY-MM-DD or an RFC 3339 date-time with offset"
 
 
 def normalise_occurred_at(value: str) -> str:
     """A bare date stays `YYYY-MM-DD`; a date-time must carry an offset and is kept ISO."""
     if not isinstance(value, str):
-        raise ValueError("must be a date YYYY-MM-DD or an RFC 3339 date-time with offset")
+        raise ValueError(f"must be {_MOMENT_FORMS}")
     text = value.strip()
     if _DATE_RE.match(text):
-        date.fromisoformat(text)  # raises on 2025-02-30
+        try:
+            date.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"'{text}' is not a valid date ({exc})") from None
         return text
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ValueError(
-            f"'{text[:40]}' is not a date YYYY-MM-DD or an RFC 3339 date-time"
-        ) from None
-    if moment.tzinfo is None or "T" not in text.upper():
+    match = _DATE_TIME_RE.match(text)
+    if match is None:
+        raise ValueError(f"'{text[:40]}' is not {_MOMENT_FORMS}")
+    day, clock, offset = match.groups()
+    if offset is None:
         raise ValueError(f"'{text[:40]}' needs a time zone offset, e.g. 2025-04-24T10:00:00+09:00")
+    offset = "+00:00" if offset in ("Z", "z") else offset
+    try:
+        moment = datetime.fromisoformat(f"{day}T{clock}{offset}")
+    except ValueError as exc:
+        raise ValueError(f"'{text[:40]}' is not a valid date-time ({exc})") from None
     return moment.isoformat()
 
 

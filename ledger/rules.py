@@ -149,4 +149,53 @@ def check_batch(
     """
     check_retractions(histories, new)
     for subject in subjects_to_check(new, referrers):
-        check_subject(subject, histories)
+        try:
+            check_subject(subject, histories)
+        except HistoryError as exc:
+            raise _blamed_on_new_event(exc, subject, new, histories) from None
+
+
+def _blamed_on_new_event(
+    exc: HistoryError,
+    subject: str,
+    new: Sequence[StoredEvent],
+    histories: Mapping[str, Sequence[StoredEvent]],
+) -> HistoryError:
+    """The error as the fault of the new event that breaks a stored one.
+
+    When a stored event became invalid, the culprit is a new event whose
+    addition, after the new events before it (in input order), turns a valid
+    history into an invalid one; a bisection over the input finds it, so the
+    message names that line rather than the first line of the input.
+    """
+    new_ids = {e.id for e in new}
+    if exc.event.id in new_ids:
+        return exc
+    relevant = {subject} | {ref for e in histories.get(subject, []) for ref in references(e.event)}
+    candidates = [e for e in new if e.subject in relevant]
+
+    def breaks_with_first(count: int) -> bool:
+        left_out = new_ids - {e.id for e in candidates[:count]}
+        partial = {s: [e for e in histories.get(s, []) if e.id not in left_out] for s in relevant}
+        try:
+            check_subject(subject, partial)
+        except HistoryError:
+            return True
+        return False
+
+    valid, invalid = 0, len(candidates)  # with no new event it held; with all it breaks
+    while invalid - valid > 1:
+        middle = (valid + invalid) // 2
+        if breaks_with_first(middle):
+            invalid = middle
+        else:
+            valid = middle
+    culprit = candidates[invalid - 1] if candidates else new[0]
+    broken = exc.event
+    where = f"{exc.field}: " if exc.field else ""
+    return HistoryError(
+        culprit,
+        f"{culprit.type} of {culprit.occurred_at} would make the stored {broken.type} of "
+        f"{broken.occurred_at} (position {broken.position}, {broken.subject}) invalid: "
+        f"{where}{exc.reason}",
+    )

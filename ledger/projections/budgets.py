@@ -65,6 +65,7 @@ def fold_budget(
             raise HistoryError(stored, f"{stored.type} is not a budget event", "type")
         data = event.data
         unit = data.quantity.unit
+        line = data.quantity.amount
         total = Decimal(0)
         for index, allocation in enumerate(data.allocations):
             where = f"data.allocations[{index}]"
@@ -74,14 +75,25 @@ def fold_budget(
                     f"allocation in {allocation.quantity.unit} on a line in {unit}",
                     f"{where}.quantity",
                 )
+            # A negative allocation on a positive line would let the others exceed
+            # the line; a negative line (a cut) takes only cuts.
+            if (allocation.quantity.amount < 0) != (line < 0) and allocation.quantity.amount:
+                sign = "negative" if line >= 0 else "positive"
+                raise HistoryError(
+                    stored,
+                    f"an allocation of {format_amount(allocation.quantity.amount)} {unit} "
+                    f"on a line of {format_amount(line)} {unit} cannot be {sign}",
+                    f"{where}.quantity",
+                )
             total += allocation.quantity.amount
             if check_allocation is not None:
                 check_allocation(stored, allocation, where)
-        if total > data.quantity.amount:
+        if abs(total) > abs(line):
             raise HistoryError(
                 stored,
-                f"allocations add up to {format_amount(total)} {unit}, more than the line's "
-                f"{format_amount(data.quantity.amount)} {unit}",
+                f"allocations add up to {format_amount(total)} {unit}, "
+                f"{'more than' if line >= 0 else 'beyond'} the line's "
+                f"{format_amount(line)} {unit}",
                 "data.allocations",
             )
         if state is None:

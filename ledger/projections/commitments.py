@@ -40,8 +40,13 @@ class TargetState:
 
     @property
     def reached(self) -> bool:
-        """Whether the achieved level reaches the quantity."""
-        return self.achieved is not None and self.achieved >= self.quantity.amount
+        """Whether the achieved level reaches the quantity (from above, for a reduction)."""
+        if self.achieved is None:
+            return False
+        if self.baseline is not None and self.baseline.amount > self.quantity.amount:
+            # "Cut to 100 from 200" is reached at 100 or below, not at 150.
+            return self.achieved <= self.quantity.amount
+        return self.achieved >= self.quantity.amount
 
     def to_json(self) -> dict[str, Any]:
         """The export form; amounts as decimal strings in the target's unit."""
