@@ -89,6 +89,7 @@ from cli import (  # noqa: E402, F401
     commands_audit,
     commands_continuity,
     commands_demo,
+    commands_integrity,
     commands_query,
     commands_record,
 )

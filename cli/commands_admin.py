@@ -68,27 +68,37 @@ def init(env: Env, tz: str | None) -> None:
 
 @cli.command("import")
 @click.argument("file", type=click.File("rb"))
+@click.option(
+    "--mirror",
+    is_flag=True,
+    help="FILE is another ledger's export-events output: copy it verbatim (ids, versions, "
+    "times, positions), checking every leaf hash, so the copy's root equals the original's.",
+)
 @json_option
 @pass_env
-def import_(env: Env, file: BinaryIO, as_json: bool) -> None:
+def import_(env: Env, file: BinaryIO, mirror: bool, as_json: bool) -> None:
     """Append the NDJSON events in FILE (or - for standard input): all of them or none.
 
     An event already in the ledger (same id, or same content when it has no
-    id) is skipped, so importing a file twice adds nothing.
+    id) is skipped, so importing a file twice adds nothing. With --mirror,
+    the ledger becomes (or extends) a verifiable copy of another ledger;
+    initialise it with the source's --tz so bare dates mean the same days.
 
     \b
     Examples:
       policy-ledger import examples/korea-ai-2025.ndjson
       cat events.ndjson | policy-ledger import -
+      policy-ledger --db mirror.db import --mirror source-events.ndjson
     """
     lines = file.readlines()
     ledger = env.ledger()
-    if len(lines) > PROGRESS_THRESHOLD and sys.stderr.isatty():
+    if mirror:
+        result = ledger.import_mirror(lines)
+    elif len(lines) > PROGRESS_THRESHOLD and sys.stderr.isatty():
         with click.progressbar(lines, label="checking", file=sys.stderr) as bar:
-            candidates = ledger.decode_lines(bar)
+            result = ledger.append(ledger.decode_lines(bar))
     else:
-        candidates = ledger.decode_lines(lines)
-    result = ledger.append(candidates)
+        result = ledger.append(ledger.decode_lines(lines))
     if as_json:
         print_json(
             {
@@ -99,7 +109,8 @@ def import_(env: Env, file: BinaryIO, as_json: bool) -> None:
         )
     else:
         click.echo(
-            f"added {len(result.added)}, skipped {len(result.skipped)} (already in the ledger)"
+            f"added {len(result.added)} events; skipped {len(result.skipped)} already in the ledger "
+            f"(now {ledger.store.head()} events)"
         )
 
 

@@ -8,6 +8,7 @@
     ├── NotFound                 an unknown subject or event id
     ├── LedgerConfigError        a database URL, time zone or ledger setting that cannot work
     └── StorageError             the database refused or failed (message from the driver)
+        └── CorruptRecord        a stored row that cannot be read back: altered behind the ledger's back
 
 Nothing is written when any of these is raised during an append: the store
 commits a whole batch or nothing.
@@ -66,3 +67,14 @@ class LedgerConfigError(LedgerError):
 
 class StorageError(LedgerError):
     """The database failed; the message says how."""
+
+
+class CorruptRecord(StorageError):
+    """A stored event row that cannot be read: someone edited the database directly."""
+
+    def __init__(self, position: int, reason: str) -> None:
+        self.position = position
+        self.reason = reason
+        super().__init__(
+            f"position {position}: {reason}; the ledger was altered outside the program (run verify)"
+        )

@@ -249,15 +249,16 @@ def test_import_prints_added_and_skipped_and_a_second_import_adds_nothing(
     first = run.ok(f"import {path}").stdout
     events = run.events()
     second = run.ok(f"import {path}").stdout
-    assert first == f"added {len(KOREA)}, skipped 0 (already in the ledger)\n"
-    assert second == f"added 0, skipped {len(KOREA)} (already in the ledger)\n"
+    total = len(KOREA)
+    assert first == f"added {total} events; skipped 0 already in the ledger (now {total} events)\n"
+    assert second == f"added 0 events; skipped {total} already in the ledger (now {total} events)\n"
     assert run.events() == events
 
 
 def test_import_reads_standard_input(run: Cli) -> None:
     data = b"\n".join(lines(*KOREA[:3])) + b"\n"
-    assert run.ok("import -", input=data).stdout.startswith("added 3, skipped 0")
-    assert run.ok("import -", input=data).stdout.startswith("added 0, skipped 3")
+    assert run.ok("import -", input=data).stdout.startswith("added 3 events; skipped 0")
+    assert run.ok("import -", input=data).stdout.startswith("added 0 events; skipped 3")
 
 
 def test_import_json_reports_counts_and_head(run: Cli, tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from ledger.errors import ConcurrencyError, LedgerConfigError, StorageError
+from ledger.errors import ConcurrencyError, CorruptRecord, LedgerConfigError, StorageError
 from ledger.events import references
 from ledger.merkle import nodes_added_by_append
 from ledger.records import StoredEvent
@@ -234,10 +234,16 @@ class SqlEventStore:
         try:
             if create:
                 store._create_schema()
-            elif not inspect(engine).has_table("events"):
-                raise LedgerConfigError(
-                    f"no ledger in {describe_target(target)}: run `policy-ledger init` first"
-                )
+            else:
+                tables = set(inspect(engine).get_table_names())
+                if "events" not in tables:
+                    raise LedgerConfigError(
+                        f"no ledger in {describe_target(target)}: run `policy-ledger init` first"
+                    )
+                if not set(metadata.tables) <= tables:
+                    # Made by an earlier version: add what is missing (never
+                    # alters stored events) and back-fill the tree nodes.
+                    store._create_schema()
         except DBAPIError as exc:
             # OperationalError (no server, no file access), but also DatabaseError
             # for a file that is not an SQLite database.
@@ -653,6 +659,17 @@ def _row(stored: StoredEvent) -> dict[str, Any]:
 
 
 def _event(row: RowMapping) -> StoredEvent:
+    try:
+        return _decode_row(row)
+    except (ValueError, TypeError, KeyError) as exc:  # orjson.JSONDecodeError is a ValueError
+        position = row.get("position")
+        raise CorruptRecord(
+            int(position) if isinstance(position, int) else 0,
+            f"the stored row was altered: it cannot be read ({str(exc).splitlines()[0]})",
+        ) from None
+
+
+def _decode_row(row: RowMapping) -> StoredEvent:
     return StoredEvent(
         position=int(row["position"]),
         id=str(row["id"]),

@@ -1,0 +1,205 @@
+"""Tamper evidence: verify, checkpoint, keygen, prove."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from cli.app import cli
+from cli.context import Env, json_option, pass_env, print_json
+from ledger import integrity
+from ledger.checkpoint import generate_key, parse_signer, parse_verifier
+from ledger.errors import LedgerConfigError
+
+
+def _read_text(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LedgerConfigError(
+            f"cannot read {what} {path}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+
+
+@cli.command()
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    metavar="FILE",
+    help="A published signed checkpoint to check.",
+)
+@click.option(
+    "--key",
+    "key_file",
+    metavar="PUB",
+    help="The verifier key (file) the checkpoint is signed with.",
+)
+@json_option
+@pass_env
+def verify(env: Env, checkpoint_file: str | None, key_file: str | None, as_json: bool) -> None:
+    """Recompute every leaf hash, tree node and checkpoint root from the stored events.
+
+    Exit 0 when the ledger is intact; exit 1 naming the first bad position and
+    what is wrong. With --checkpoint and --key, also check a published signed
+    checkpoint: its signature, its root at its size, and consistency to now.
+
+    \\b
+    Examples:
+      policy-ledger verify
+      policy-ledger verify --checkpoint published.txt --key watchdog.pub
+    """
+    if bool(checkpoint_file) != bool(key_file):
+        raise click.UsageError("--checkpoint and --key go together")
+    ledger = env.ledger()
+    total = ledger.store.head()
+    if sys.stderr.isatty() and not as_json and total > 20_000:
+        with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
+            report = integrity.verify_ledger(ledger.store, progress=bar.update)
+    else:
+        report = integrity.verify_ledger(ledger.store)
+    published = None
+    if report.intact and checkpoint_file and key_file:
+        verifier = parse_verifier(_read_text(key_file, "key").strip())
+        published = integrity.check_published(
+            ledger.store, _read_text(checkpoint_file, "checkpoint"), verifier
+        )
+    if as_json:
+        print_json({**report.to_json(), "published_checkpoint": published})
+    elif report.intact:
+        click.echo(
+            f"intact: {report.checked} events, root {report.root}, {report.checkpoints} checkpoints checked"
+        )
+        if published:
+            click.echo(
+                f"published checkpoint {published['origin']} at size {published['size']} matches, "
+                f"and the ledger extends it consistently to size {published['current_size']}"
+            )
+    if not report.intact:
+        raise click.ClickException(f"position {report.position}: {report.problem}")
+
+
+@cli.command()
+@click.option(
+    "--sign", "key_file", metavar="KEY", help="Sign with this private key file (see keygen)."
+)
+@click.option("-o", "--output", metavar="FILE", help="Also write the checkpoint text to FILE.")
+@json_option
+@pass_env
+def checkpoint(env: Env, key_file: str | None, output: str | None, as_json: bool) -> None:
+    """Record a checkpoint of the current tree (size, root, time) and print it (C2SP tlog-checkpoint).
+
+    Publish the printed text (a website, a newspaper, a tweet): anyone holding
+    it can later check that the ledger still extends it.
+
+    \\b
+    Examples:
+      policy-ledger checkpoint
+      policy-ledger checkpoint --sign watchdog.key -o checkpoint.txt
+    """
+    ledger = env.ledger()
+    signer = parse_signer(_read_text(key_file, "key").strip()) if key_file else None
+    made = integrity.make_checkpoint(ledger.store, ledger.origin, ledger.clock(), signer)
+    if output:
+        Path(output).write_text(made["text"], "utf-8")
+    if as_json:
+        print_json(made)
+    else:
+        click.echo(made["text"], nl=False)
+
+
+@cli.command()
+@click.option(
+    "--name",
+    metavar="NAME",
+    help="Key name; default the ledger's origin (checkpoints are signed under it).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "prefix",
+    required=True,
+    metavar="PREFIX",
+    help="Writes PREFIX.key and PREFIX.pub.",
+)
+@pass_env
+def keygen(env: Env, name: str | None, prefix: str) -> None:
+    """Write an Ed25519 key pair for signing checkpoints (Go sumdb/note key format).
+
+    \\b
+    Example:
+      policy-ledger keygen -o watchdog      # watchdog.key (keep secret), watchdog.pub (publish)
+    """
+    key_name = name or env.ledger().origin
+    private, public = generate_key(key_name)
+    secret = Path(f"{prefix}.key")
+    if secret.exists():
+        raise click.ClickException(f"{secret} exists; not overwriting a key")
+    fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(private + "\n")
+    Path(f"{prefix}.pub").write_text(public + "\n", "utf-8")
+    click.echo(
+        f"wrote {secret} (private, keep it secret) and {prefix}.pub (publish it); key name {key_name}"
+    )
+
+
+@cli.group()
+def prove() -> None:
+    """RFC 9162 proofs that any Certificate-Transparency verifier can check.
+
+    \b
+    Examples:
+      policy-ledger prove inclusion EVENT_ID --size 48 --json
+      policy-ledger prove consistency 48 --json
+    """
+
+
+@prove.command("inclusion")
+@click.argument("event_id")
+@click.option(
+    "--size", type=click.IntRange(min=1), help="Tree size to prove against (default: now)."
+)
+@json_option
+@pass_env
+def prove_inclusion(env: Env, event_id: str, size: int | None, as_json: bool) -> None:
+    """Prove that EVENT_ID is in the tree of SIZE events.
+
+    \\b
+    Example:
+      policy-ledger prove inclusion 5dc0e476-b6fe-5c3e-a574-1a9898d1fcd6 --json
+    """
+    proof = integrity.prove_inclusion(env.ledger().store, event_id, size)
+    if as_json:
+        print_json(proof)
+        return
+    click.echo(
+        f"event {event_id} is leaf {proof['leaf_index']} of the tree of size {proof['tree_size']}"
+    )
+    click.echo(f"leaf hash {proof['leaf_hash']}\nroot      {proof['root']}")
+    for step in proof["path"]:
+        click.echo(f"  {step}")
+
+
+@prove.command("consistency")
+@click.argument("old", type=click.IntRange(min=0))
+@click.argument("new", type=click.IntRange(min=0), required=False)
+@json_option
+@pass_env
+def prove_consistency(env: Env, old: int, new: int | None, as_json: bool) -> None:
+    """Prove that the tree of OLD events is a prefix of the tree of NEW (default: now).
+
+    \\b
+    Example:
+      policy-ledger prove consistency 48 --json
+    """
+    proof = integrity.prove_consistency(env.ledger().store, old, new)
+    if as_json:
+        print_json(proof)
+        return
+    click.echo(f"size {proof['old_size']} root {proof['old_root']}")
+    click.echo(f"size {proof['new_size']} root {proof['new_root']}")
+    for step in proof["proof"]:
+        click.echo(f"  {step}")

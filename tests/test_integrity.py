@@ -1,0 +1,366 @@
+"""Tamper evidence: verify, proofs, checkpoints and mirrors on real ledgers."""
+
+from __future__ import annotations
+
+import sqlite3
+import tracemalloc
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from cli.app import cli
+from cli.commands_demo import example_lines
+from ledger import integrity
+from ledger.checkpoint import generate_key, parse_signer, parse_verifier
+from ledger.errors import InvalidEvent, LedgerError
+from ledger.export import event_line, export_bytes, export_document
+from ledger.merkle import root_of, verify_consistency, verify_inclusion
+from ledger.service import Ledger
+from ledger.synthetic import synthetic_lines
+from tests.conftest import Clock
+
+
+@pytest.fixture
+def example(ledger):
+    ledger.import_lines(example_lines())
+    return ledger
+
+
+def _tamper(path: str, *statements: str) -> None:
+    """Edit the SQLite file behind the program's back, triggers dropped first."""
+    conn = sqlite3.connect(path)
+    for trigger in [
+        r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    ]:
+        conn.execute(f"DROP TRIGGER {trigger}")
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+
+
+def _verify(target: str):
+    ledger = Ledger.open(target)
+    try:
+        return integrity.verify_ledger(ledger.store)
+    finally:
+        ledger.close()
+
+
+def test_an_untouched_ledger_verifies_with_the_export_root(example):
+    report = integrity.verify_ledger(example.store)
+    assert report.intact and report.checked == 48
+    assert report.root == export_document(example.events(), example.view())["ledger"]["root"]
+
+
+@pytest.mark.parametrize("position", [1, 17, 20, 48])
+def test_one_changed_byte_of_event_data_is_found_at_its_position(example, sqlite_target, position):
+    example.close()
+    # The 11th character of the stored data becomes 'Z': one byte, whatever the event.
+    _tamper(
+        sqlite_target,
+        f"UPDATE events SET data = substr(data, 1, 10) || 'Z' || substr(data, 12) "
+        f"WHERE position = {position}",
+    )
+    report = _verify(sqlite_target)
+    assert (report.intact, report.position) == (False, position)
+    assert "altered" in report.problem
+
+
+def test_a_deleted_row_is_named_as_missing(example, sqlite_target):
+    example.close()
+    _tamper(sqlite_target, "DELETE FROM events WHERE position = 30")
+    report = _verify(sqlite_target)
+    assert (report.intact, report.position) == (False, 30)
+    assert "missing" in report.problem
+
+
+def test_deleting_the_last_row_is_caught_by_the_tree(example, sqlite_target):
+    example.close()
+    _tamper(sqlite_target, "DELETE FROM events WHERE position = 48")
+    report = _verify(sqlite_target)
+    assert (report.intact, report.position) == (False, 48)
+
+
+def test_two_rows_with_swapped_positions_are_caught_at_the_first(example, sqlite_target):
+    example.close()
+    _tamper(
+        sqlite_target,
+        "UPDATE events SET position = -1 WHERE position = 12",
+        "UPDATE events SET position = 12 WHERE position = 13",
+        "UPDATE events SET position = 13 WHERE position = -1",
+    )
+    report = _verify(sqlite_target)
+    assert (report.intact, report.position) == (False, 12)
+
+
+def test_a_consistent_rewrite_is_caught_by_a_stored_checkpoint(example, sqlite_target):
+    """An operator who recomputes the leaf hash and the tree still contradicts the checkpoint."""
+    integrity.make_checkpoint(example.store, example.origin, example.clock())
+    victim = next(e for e in example.events() if e.position == 5)
+    forged_data = {**victim.data, "name": "Someone Else"}
+    forged = type(victim)(**{**victim.__dict__, "data": forged_data, "_event": []})
+    forged_leaf = forged.restamped(victim.recorded_at).leaf_hash
+    example.close()
+    _tamper(
+        sqlite_target,
+        f"UPDATE events SET data = '{orjson.dumps(forged_data).decode()}', leaf_hash = '{forged_leaf}' WHERE position = 5",
+        "DELETE FROM merkle_nodes",
+    )
+    reopened = Ledger.init(sqlite_target)  # init back-fills the tree from the forged rows
+    report = integrity.verify_ledger(reopened.store)
+    reopened.close()
+    assert not report.intact
+    assert "checkpoint" in report.problem
+
+
+def test_verify_cli_exits_1_naming_the_position(example, sqlite_target):
+    example.close()
+    _tamper(sqlite_target, "DELETE FROM events WHERE position = 7")
+    result = CliRunner().invoke(cli, ["--db", sqlite_target, "verify"])
+    assert result.exit_code == 1
+    assert "position 7" in result.output and "Traceback" not in result.output
+
+
+def test_inclusion_proofs_of_every_event_verify_with_rfc9162(example):
+    size, root = integrity.tree_root(example.store)
+    for stored in example.events():
+        proof = integrity.prove_inclusion(example.store, stored.id)
+        assert proof["root"] == root.hex()
+        assert verify_inclusion(
+            bytes.fromhex(stored.leaf_hash),
+            stored.position - 1,
+            size,
+            [bytes.fromhex(p) for p in proof["path"]],
+            root,
+        )
+    old = integrity.prove_inclusion(example.store, stored.id, size=48)
+    assert integrity.check_inclusion(old)
+
+
+def test_consistency_proofs_verify_for_every_older_size(example):
+    for old in range(0, 49):
+        proof = integrity.prove_consistency(example.store, old)
+        assert verify_consistency(
+            proof["old_size"],
+            proof["new_size"],
+            bytes.fromhex(proof["old_root"]),
+            bytes.fromhex(proof["new_root"]),
+            [bytes.fromhex(p) for p in proof["proof"]],
+        )
+
+
+def test_the_stored_tree_root_equals_the_streamed_root(example):
+    assert (
+        integrity.tree_root(example.store)[1].hex()
+        == root_of(e.leaf_hash for e in example.events())[1]
+    )
+
+
+def test_proofs_refuse_sizes_the_ledger_does_not_have(example):
+    with pytest.raises(InvalidEvent):
+        integrity.prove_consistency(example.store, 10, 99)
+    first = next(iter(example.events()))
+    with pytest.raises(LedgerError):
+        integrity.prove_inclusion(example.store, "00000000-0000-0000-0000-000000000000")
+    assert integrity.prove_inclusion(example.store, first.id, size=1)["path"] == []
+
+
+def test_signed_checkpoint_verifies_and_fails_with_another_key_or_altered_fields(example):
+    private, public = generate_key(example.origin)
+    made = integrity.make_checkpoint(
+        example.store, example.origin, example.clock(), parse_signer(private)
+    )
+    result = integrity.check_published(example.store, made["text"], parse_verifier(public))
+    assert result["size"] == 48 and result["consistent"]
+    _, other_public = generate_key(example.origin)
+    with pytest.raises(LedgerError):
+        integrity.check_published(example.store, made["text"], parse_verifier(other_public))
+    lines = made["text"].split("\n")
+    altered_size = "\n".join([lines[0], "47", *lines[2:]])
+    with pytest.raises(LedgerError):
+        integrity.check_published(example.store, altered_size, parse_verifier(public))
+    altered_root = made["text"].replace(lines[2], "A" * 43 + "=")
+    with pytest.raises(LedgerError):
+        integrity.check_published(example.store, altered_root, parse_verifier(public))
+
+
+def test_a_published_checkpoint_of_a_smaller_tree_still_verifies_after_growth(ledger):
+    lines = example_lines()
+    ledger.import_lines(lines[:20])
+    private, public = generate_key(ledger.origin)
+    made = integrity.make_checkpoint(
+        ledger.store, ledger.origin, ledger.clock(), parse_signer(private)
+    )
+    ledger.import_lines(lines[20:])
+    result = integrity.check_published(ledger.store, made["text"], parse_verifier(public))
+    assert (result["size"], result["current_size"]) == (20, 48)
+    assert integrity.verify_ledger(ledger.store).checkpoints == 1
+
+
+def test_checkpoint_and_verify_commands_with_keys(example, sqlite_target, tmp_path):
+    example.close()
+    runner = CliRunner()
+    prefix = str(tmp_path / "desk")
+    assert runner.invoke(cli, ["--db", sqlite_target, "keygen", "-o", prefix]).exit_code == 0
+    assert oct(Path(prefix + ".key").stat().st_mode & 0o777) == "0o600"
+    made = runner.invoke(
+        cli,
+        [
+            "--db",
+            sqlite_target,
+            "checkpoint",
+            "--sign",
+            prefix + ".key",
+            "-o",
+            str(tmp_path / "cp.txt"),
+        ],
+    )
+    assert made.exit_code == 0 and "\n48\n" in made.output and "— " in made.output
+    ok = runner.invoke(
+        cli,
+        [
+            "--db",
+            sqlite_target,
+            "verify",
+            "--checkpoint",
+            str(tmp_path / "cp.txt"),
+            "--key",
+            prefix + ".pub",
+            "--json",
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    assert orjson.loads(ok.output)["published_checkpoint"]["size"] == 48
+    _, other = generate_key("someone-else")
+    (tmp_path / "other.pub").write_text(other)
+    bad = runner.invoke(
+        cli,
+        [
+            "--db",
+            sqlite_target,
+            "verify",
+            "--checkpoint",
+            str(tmp_path / "cp.txt"),
+            "--key",
+            str(tmp_path / "other.pub"),
+        ],
+    )
+    assert bad.exit_code == 1 and "Traceback" not in bad.output
+    proof = runner.invoke(cli, ["--db", sqlite_target, "prove", "consistency", "10", "--json"])
+    assert integrity.check_consistency(orjson.loads(proof.output))
+
+
+# --- mirrors ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def big_source(tmp_path_factory):
+    """A 10,000-event ledger and its export-events lines."""
+    path = str(tmp_path_factory.mktemp("source") / "source.db")
+    source = Ledger.init(path, tz="Asia/Seoul", clock=Clock())
+    source.import_lines(list(synthetic_lines(10_000)))
+    lines = [event_line(e) for e in source.events()]
+    export = export_bytes(export_document(source.events(), source.view(as_of="2026-01-01")))
+    root = integrity.tree_root(source.store)[1]
+    source.close()
+    return lines, export, root
+
+
+def test_a_mirror_of_10000_events_reproduces_the_root_and_the_export(
+    big_source, make_ledger, tmp_path
+):
+    lines, export, root = big_source
+    mirror = make_ledger(str(tmp_path / "mirror.db"))
+    result = mirror.import_mirror(lines)
+    assert len(result.added) == 10_000
+    assert integrity.tree_root(mirror.store)[1] == root
+    assert export_bytes(export_document(mirror.events(), mirror.view(as_of="2026-01-01"))) == export
+    assert integrity.verify_ledger(mirror.store).intact
+
+
+def _refused(make_ledger, tmp_path, lines) -> str:
+    mirror = make_ledger(str(tmp_path / "refused.db"))
+    with pytest.raises(LedgerError) as error:
+        mirror.import_mirror(lines)
+    assert mirror.store.head() == 0
+    return str(error.value)
+
+
+def test_a_mirror_file_with_one_altered_event_is_refused(big_source, make_ledger, tmp_path):
+    lines = list(big_source[0])
+    lines[5000] = (
+        lines[5000].replace(b"budget review", b"budget rev1ew")
+        if b"budget review" in lines[5000]
+        else lines[5000].replace(b'"recorded_by":"', b'"recorded_by":"x')
+    )
+    assert "altered" in _refused(make_ledger, tmp_path, lines)
+
+
+@pytest.mark.parametrize("damage", ["missing", "duplicated", "reordered"])
+def test_a_mirror_file_with_a_missing_duplicated_or_reordered_event_is_refused(
+    big_source, make_ledger, tmp_path, damage
+):
+    lines = list(big_source[0][:300])
+    if damage == "missing":
+        del lines[100]
+    elif damage == "duplicated":
+        lines.insert(101, lines[100])
+    else:
+        lines[100], lines[101] = lines[101], lines[100]
+    message = _refused(make_ledger, tmp_path, lines)
+    assert "line 10" in message or "position 10" in message
+
+
+def test_a_mirror_extends_when_the_source_grows_and_refuses_a_different_log(
+    big_source, make_ledger, tmp_path
+):
+    lines, _, root = big_source
+    mirror = make_ledger(str(tmp_path / "growing.db"))
+    mirror.import_mirror(lines[:4000])
+    result = mirror.import_mirror(lines)
+    assert (len(result.added), len(result.skipped)) == (6000, 4000)
+    assert integrity.tree_root(mirror.store)[1] == root
+    other = make_ledger(str(tmp_path / "other.db"))
+    other.import_lines(example_lines())
+    with pytest.raises(LedgerError):
+        other.import_mirror(lines)
+    assert other.store.head() == 48
+
+
+def test_import_mirror_command(example, sqlite_target, tmp_path):
+    example.close()
+    runner = CliRunner()
+    events = tmp_path / "events.ndjson"
+    assert (
+        runner.invoke(cli, ["--db", sqlite_target, "export-events", "-o", str(events)]).exit_code
+        == 0
+    )
+    copy = str(tmp_path / "copy.db")
+    assert runner.invoke(cli, ["--db", copy, "init", "--tz", "Asia/Seoul"]).exit_code == 0
+    result = runner.invoke(cli, ["--db", copy, "import", "--mirror", str(events)])
+    assert result.exit_code == 0, result.output
+    a = runner.invoke(cli, ["--db", sqlite_target, "export", "--as-of", "2026-01-01"]).output
+    b = runner.invoke(cli, ["--db", copy, "export", "--as-of", "2026-01-01"]).output
+    assert a == b
+
+
+def _verify_peak(make_ledger, path: str, lines: list[bytes]) -> int:
+    mirror = make_ledger(path)
+    mirror.import_mirror(lines)
+    tracemalloc.start()
+    report = integrity.verify_ledger(mirror.store)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert report.intact
+    return peak
+
+
+def test_verify_memory_does_not_grow_with_the_ledger(big_source, make_ledger, tmp_path):
+    """Streaming: past one batch, twice the events cost (almost) no more memory."""
+    lines = big_source[0]
+    small = _verify_peak(make_ledger, str(tmp_path / "small.db"), lines[:5000])
+    large = _verify_peak(make_ledger, str(tmp_path / "large.db"), lines)
+    assert large < 1.25 * small, (small, large)
