@@ -306,15 +306,10 @@ def _tenure_command(
 ) -> None:
     @click.argument("subject", callback=_subject_of("office"))
     @click.option("--holder", metavar="ACTOR", help="Who holds the office (actor/...).")
-    @click.option(
-        "--reason",
-        type=click.Choice(reason_choices) if reason_choices else None,
-        help="Why." + (" Required." if reason_choices else ""),
-    )
     @event_options()
     @pass_env
     def command(
-        env: Env, /, subject: str, holder: str | None, reason: str | None, **opts: Any
+        env: Env, /, subject: str, holder: str | None, reason: str | None = None, **opts: Any
     ) -> None:
         data: dict[str, Any] = {"holder": ask(holder, "--holder", "Holder (actor/...)")}
         if reason_choices:
@@ -331,6 +326,12 @@ def _tenure_command(
         record(env, event_type, subject, data, opts)
 
     command.__doc__ = doc
+    if event_type != "TenureBegan":  # a tenure's start has no reason field
+        command = click.option(
+            "--reason",
+            type=click.Choice(reason_choices) if reason_choices else None,
+            help="Why." + (" Required." if reason_choices else ""),
+        )(command)
     if extra is not None:
         command = extra(command)
     cli.command(name)(command)

@@ -91,8 +91,22 @@ ActorRef = Annotated[str, _of_kind("actor")]
 OfficeRef = Annotated[str, _of_kind("office")]
 CommitmentRef = Annotated[str, _of_kind("commitment")]
 Slug = Annotated[str, AfterValidator(_check_slug)]
-Text = Annotated[str, Field(min_length=1, max_length=10_000)]
-ShortText = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+def _no_control(allowed: str) -> AfterValidator:
+    # NUL and other control characters: PostgreSQL refuses NUL in text, and no
+    # title or quote needs them; line breaks and tabs are fine in long text.
+    def check(value: str) -> str:
+        for ch in value:
+            if unicodedata.category(ch) == "Cc" and ch not in allowed:
+                raise ValueError(f"control character U+{ord(ch):04X} is not allowed in text")
+        return value
+
+    return AfterValidator(check)
+
+
+Text = Annotated[str, Field(min_length=1, max_length=10_000), _no_control("\n\t")]
+ShortText = Annotated[str, Field(min_length=1, max_length=500), _no_control("")]
 
 Capacity = Literal[
     "head-of-government", "government", "legislature", "opposition", "candidate", "other"

@@ -8,6 +8,7 @@ either loses cleanly (ConcurrencyError) or is seen.
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -115,7 +116,7 @@ class Ledger:
     ) -> None:
         self.store = store
         self.clock = clock
-        self.user = user
+        self.user = _checked_user(user)
         zone = store.setting(TZ_SETTING) or "UTC"
         self.tz = load_zone(zone)
 
@@ -465,3 +466,17 @@ def _settle_zone(store: SqlEventStore, tz: str | None) -> None:
             f"changing it to {tz} would move every bare date"
         )
     store.put_setting(TZ_SETTING, tz)
+
+
+def _checked_user(user: str) -> str:
+    """The recorder's name, held to the rules of `recorded_by` before it is ever stored.
+
+    Stored events are read back through the same validation, so a name that
+    broke them would make the ledger unreadable.
+    """
+    name = unicodedata.normalize("NFC", user).strip()
+    if not 1 <= len(name) <= 500 or any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise LedgerConfigError(
+            "the recorder's name (--user or POLICY_LEDGER_USER) must be 1 to 500 printable characters"
+        )
+    return name
