@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -424,7 +425,10 @@ class EventBase(Frozen):
 
     @model_validator(mode="before")
     @classmethod
-    def _nfc(cls, value: Any) -> Any:
+    def _nfc(cls, value: Any, info: ValidationInfo) -> Any:
+        # Stored events were normalised when written; reading them back skips the walk.
+        if info.context and info.context.get("stored"):
+            return value
         return _normalise_text(value)
 
     @field_validator("occurred_at", mode="before")
@@ -612,12 +616,15 @@ def describe_validation_error(exc: ValidationError, raw: Any) -> InvalidEvent:
     return InvalidEvent(message, field=field or None)
 
 
-def decode_event(raw: Any) -> Event:
-    """Validate a JSON value (already parsed) as one event of the catalogue."""
+def decode_event(raw: Any, *, stored: bool = False) -> Event:
+    """Validate a JSON value (already parsed) as one event of the catalogue.
+
+    `stored` marks an event read back from the ledger: already NFC-normalised.
+    """
     if not isinstance(raw, dict):
         raise InvalidEvent("an event must be a JSON object")
     try:
-        return _EVENT_ADAPTER.validate_python(raw)
+        return _EVENT_ADAPTER.validate_python(raw, context={"stored": True} if stored else None)
     except ValidationError as exc:
         raise describe_validation_error(exc, raw) from None
 

@@ -112,6 +112,8 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _NUMBER = re.compile(r"(?P<mantissa>[0-9.,]*)(?:[eE](?P<exponent>[+-]?[0-9]+))?")
+# The canonical stored form, within MAX_DIGITS: what format_amount writes.
+_STORED_AMOUNT = re.compile(r"-?(?:0|[1-9][0-9]{0,39})(?:\.[0-9]{0,39}[1-9])?")
 _GROUPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+")
 _TRAILING_UNIT = re.compile(r"(?P<amount>.*\S)\s+(?P<unit>\S+)", re.DOTALL)
 
@@ -135,7 +137,12 @@ class Quantity(BaseModel):
         if not isinstance(data, dict) or "amount" not in data:
             return data
         fields = dict(data)
-        value, unit = _resolve(fields.pop("amount"), fields.pop("unit", None))
+        amount, unit = fields.pop("amount"), fields.pop("unit", None)
+        # Fast path for the stored form ("1800000000000", "0.5"): every stored
+        # event is read back through here, and it needs no human-amount reader.
+        if isinstance(amount, str) and isinstance(unit, str) and _STORED_AMOUNT.fullmatch(amount):
+            return {**fields, "amount": Decimal(amount), "unit": normalize_unit(unit)}
+        value, unit = _resolve(amount, unit)
         return {**fields, "amount": value, "unit": unit}
 
     @field_serializer("amount")

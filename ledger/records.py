@@ -16,6 +16,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 import rfc8785
 
 from ledger.events import Event, decode_event
@@ -51,9 +52,42 @@ def event_content(event: Event) -> dict[str, Any]:
     }
 
 
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _orjson_is_canonical(value: Any) -> bool:
+    """Whether orjson's sorted output is exactly RFC 8785 for this value.
+
+    It is for the JSON the ledger stores (strings, safe integers, objects,
+    arrays, booleans, null) except in two corners: object keys holding a
+    character at or above U+E000, where RFC 8785's UTF-16 order and orjson's
+    code-point order can differ, and integers beyond 2^53, which RFC 8785
+    refuses. Those go to the reference implementation.
+    """
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not key.isascii() and max(key) >= "\ue000":
+                return False
+            if not _orjson_is_canonical(item):
+                return False
+        return True
+    if isinstance(value, list):
+        return all(_orjson_is_canonical(item) for item in value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return not isinstance(value, float)
+    return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 (JCS) bytes of a JSON value: orjson where it agrees, the reference otherwise."""
+    if _orjson_is_canonical(value):
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    return rfc8785.dumps(value)
+
+
 def derive_event_id(content: dict[str, Any]) -> str:
     """UUIDv5 of the canonical bytes of an event's content: same facts, same id."""
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, rfc8785.dumps(content).decode("utf-8")))
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, canonical_json(content).decode("utf-8")))
 
 
 def format_recorded_at(moment: datetime) -> str:
@@ -77,7 +111,7 @@ def instant_key(moment: datetime) -> str:
 def canonical_bytes(stored: dict[str, Any]) -> bytes:
     """RFC 8785 bytes of a stored event's JSON form minus position and leaf_hash."""
     body = {k: v for k, v in stored.items() if k not in ("position", "leaf_hash")}
-    return rfc8785.dumps(body)
+    return canonical_json(body)
 
 
 def leaf_hash_of(canonical: bytes) -> str:
@@ -134,7 +168,8 @@ class StoredEvent:
                         "sources": self.sources,
                         "id": self.id,
                         "recorded_by": self.recorded_by,
-                    }
+                    },
+                    stored=True,
                 )
             )
         return self._event[0]

@@ -275,8 +275,9 @@ class Ledger:
         pending: dict[str, list[StoredEvent]] = defaultdict(list)
         for stored in sealed:
             pending[stored.subject].append(stored)
-        for subject in sorted(set(subjects) - set(histories)):
-            histories[subject] = self.store.read_subject(subject) + pending.get(subject, [])
+        missing = set(subjects) - set(histories)
+        for subject, stored_events in self.store.read_subjects(missing).items():
+            histories[subject] = stored_events + pending.get(subject, [])
 
     @staticmethod
     def _blame(

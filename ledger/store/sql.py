@@ -441,6 +441,22 @@ class SqlEventStore:
         with self.engine.connect() as conn:
             return [_event(row) for row in conn.execute(query).mappings()]
 
+    def read_subjects(self, subjects: Iterable[str]) -> dict[str, list[StoredEvent]]:
+        """Several subjects' events at once, each in version order (absent ones map to [])."""
+        wanted = sorted(set(subjects))
+        found: dict[str, list[StoredEvent]] = {subject: [] for subject in wanted}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(wanted, 500):
+                query = (
+                    select(events_table)
+                    .where(events_table.c.subject.in_(chunk))
+                    .order_by(events_table.c.subject, events_table.c.version)
+                )
+                for row in conn.execute(query).mappings():
+                    stored = _event(row)
+                    found[stored.subject].append(stored)
+        return found
+
     def read_all(self, after: int = 0, *, batch_size: int = 1000) -> Iterator[StoredEvent]:
         """Every event after a position, in position order, a batch at a time."""
         if batch_size < 1:
