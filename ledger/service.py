@@ -50,6 +50,7 @@ from ledger.store.sql import SqlEventStore
 
 Clock = Callable[[], datetime]
 TZ_SETTING = "timezone"
+MAX_LINE_BYTES = 1 << 20  # one event per line; nothing legitimate comes near a mebibyte
 ORIGIN_SETTING = "origin"
 
 
@@ -93,6 +94,12 @@ class AppendResult:
 def parse_ndjson(lines: Iterable[bytes | str]) -> Iterator[tuple[int, Any]]:
     """(line number, parsed JSON) for each non-blank line; a bad line names itself."""
     for number, line in enumerate(lines, start=1):
+        if len(line) > MAX_LINE_BYTES:
+            raise InvalidEvent(
+                f"the line is longer than the limit of 1 MiB ({len(line):,} "
+                f"{'bytes' if isinstance(line, bytes) else 'characters'})",
+                line=number,
+            )
         if isinstance(line, bytes):
             try:
                 line = line.decode("utf-8")
