@@ -127,7 +127,8 @@ def export(env: Env, output: str | None, as_of: str | None, known_at: str | None
       policy-ledger export --as-of 2025-06-03 --known-at 2025-12-31
     """
     ledger = env.ledger()
-    document = export_document(ledger.events(), make_view(ledger, as_of, known_at))
+    view = make_view(ledger, as_of, known_at)
+    document = export_document(ledger.events(), view, ledger.state_json(view))
     data = export_bytes(document)
     if output:
         write_atomically(output, iter([data]))
@@ -167,3 +168,24 @@ def schema() -> None:
       policy-ledger schema > export.schema.json
     """
     print_json(export_schema())
+
+
+@cli.command()
+@json_option
+@pass_env
+def rebuild(env: Env, as_json: bool) -> None:
+    """Drop the read models (the derived tables) and replay the whole log into them.
+
+    Never needed for correctness: every query catches the read models up
+    first. Use it after upgrading, or to check that the tables match the log.
+
+    \b
+    Example:
+      policy-ledger rebuild --json
+    """
+    ledger = env.ledger()
+    position = ledger.rebuild()
+    if as_json:
+        print_json({"position": position})
+    else:
+        click.echo(f"read models rebuilt from {position} events")

@@ -81,10 +81,10 @@ def unfunded(
         except InvalidOperation:
             raise click.BadParameter(f"'{below}' is not a number", param_hint="--below") from None
     ledger = env.ledger()
-    state = ledger.state(make_view(ledger, as_of, known_at))
+    sections = ledger.state_json(make_view(ledger, as_of, known_at))
     _emit(
         as_json,
-        audit.unfunded(state, fraction),
+        audit.unfunded(sections, fraction),
         ["commitment", "target", "pledged", "approved", "share"],
         lambda j: [
             j["subject"],
@@ -109,10 +109,10 @@ def overdue(env: Env, as_of: str | None, known_at: str | None, as_json: bool) ->
       policy-ledger overdue --as-of 2026-01-01
     """
     ledger = env.ledger()
-    state = ledger.state(make_view(ledger, as_of, known_at))
+    view = make_view(ledger, as_of, known_at)
     _emit(
         as_json,
-        audit.overdue(state),
+        audit.overdue(ledger.state_json(view), view.judged_on),
         ["commitment", "due", "days late", "title"],
         lambda j: [j["subject"], j["due"], j["days_late"], j["title"]],
         "nothing is overdue",

@@ -55,19 +55,19 @@ def demo(env: Env, directory: str) -> None:
     try:
         result = ledger.import_lines(example_lines())
         view = ledger.view()
-        state = ledger.state(view)
+        sections = ledger.state_json(view)
         click.echo(
             f"Imported {len(result.added)} events of the example ledger "
             "(South Korea's AI policy, 2025).\n"
         )
         rows = [
-            [subject, c.status(view.judged_on), c.by.removeprefix("actor/"), c.title]
-            for subject, c in sorted(state.commitments.items())
+            [subject, c["status"], c["by"].removeprefix("actor/"), c["title"]]
+            for subject, c in sorted(sections["commitments"].items())
         ]
         click.echo(table(["commitment", "status", "made by", "title"], rows))
         click.echo("\nWhat became of them when power changed hands (continuity report):")
         print_report(continuity_report(list(ledger.events()), view).to_json())
-        document = export_document(ledger.events(), view)
+        document = export_document(ledger.events(), view, sections)
         write_atomically(str(folder / "export.json"), iter([export_bytes(document)]))
         write_atomically(str(folder / "events.ndjson"), (event_line(e) for e in ledger.events()))
         click.echo(

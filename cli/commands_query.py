@@ -218,7 +218,7 @@ def list_(
     """
     ledger = env.ledger()
     view = make_view(ledger, as_of, known_at)
-    state = ledger.state(view).to_json()
+    state = ledger.state_json(view)
     if status or area or actor:
         if kind not in (None, "commitment"):
             raise click.UsageError(

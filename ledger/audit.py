@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 from ledger.events import GOVERNING_CAPACITIES, CommitmentRevised, subject_kind
 from ledger.projections import (
-    CommitmentState,
     LedgerState,
     View,
     fold_actor,
@@ -177,38 +176,32 @@ class FundingGap:
         }
 
 
-def is_live(commitment: CommitmentState, view: View) -> bool:
-    """Not withdrawn, superseded or delivered."""
-    return commitment.status(view.judged_on) not in CLOSED_STATUSES
+def _live(commitment: dict[str, Any]) -> bool:
+    return commitment["status"] not in CLOSED_STATUSES
 
 
-def unfunded(state: LedgerState, below: Decimal | None = None) -> list[FundingGap]:
+def unfunded(sections: dict[str, Any], below: Decimal | None = None) -> list[FundingGap]:
     """Live commitments' monetary targets with no approved money (or less than `below` of it).
 
-    Money allocated to the commitment without naming a target counts towards
-    its monetary targets of the same unit, in target-key order.
+    Works on the export form (`commitments` section), so it runs on an export
+    file as well as on a ledger. Money allocated to the commitment without
+    naming a target counts towards its monetary targets of the same unit, in
+    target-key order.
     """
     gaps: list[FundingGap] = []
-    for subject in sorted(state.commitments):
-        commitment = state.commitments[subject]
-        if not is_live(commitment, state.view):
+    for subject, commitment in sorted(sections["commitments"].items()):
+        if not _live(commitment):
             continue
-        spare = {
-            unit: phases.get("approved", Decimal(0)) for unit, phases in commitment.funded.items()
-        }
-        for key in sorted(commitment.targets):
-            target = commitment.targets[key]
-            unit = target.quantity.unit
+        spare = {unit: Decimal(phases["approved"]) for unit, phases in commitment["funded"].items()}
+        for key, target in sorted(commitment["targets"].items()):
+            unit = target["quantity"]["unit"]
             if not is_currency(unit):
                 continue
-            approved = target.funded.get("approved", Decimal(0))
-            top_up = min(
-                spare.get(unit, Decimal(0)), max(target.quantity.amount - approved, Decimal(0))
-            )
+            pledged = Decimal(target["quantity"]["amount"])
+            approved = Decimal(target["funded"]["approved"])
+            top_up = min(spare.get(unit, Decimal(0)), max(pledged - approved, Decimal(0)))
             spare[unit] = spare.get(unit, Decimal(0)) - top_up
-            gap = FundingGap(
-                subject, commitment.title, key, unit, target.quantity.amount, approved + top_up
-            )
+            gap = FundingGap(subject, commitment["title"], key, unit, pledged, approved + top_up)
             short = gap.approved == 0 if below is None else gap.fraction < below
             if short:
                 gaps.append(gap)
@@ -234,15 +227,17 @@ class Overdue:
         }
 
 
-def overdue(state: LedgerState) -> list[Overdue]:
+def overdue(sections: dict[str, Any], judged_on: date) -> list[Overdue]:
     """Commitments whose earliest passed due date lies behind them, most overdue first."""
-    today = state.view.judged_on
     found = []
-    for subject, commitment in state.commitments.items():
-        if commitment.status(today) != "overdue":
+    for subject, commitment in sections["commitments"].items():
+        if commitment["status"] != "overdue":
             continue
-        passed = min(d for d in commitment.due_dates() if d < today)
-        found.append(Overdue(subject, commitment.title, passed.isoformat(), (today - passed).days))
+        dues = [commitment["due"], *(t["due"] for t in commitment["targets"].values())]
+        passed = min(d for d in (date.fromisoformat(x) for x in dues if x) if d < judged_on)
+        found.append(
+            Overdue(subject, commitment["title"], passed.isoformat(), (judged_on - passed).days)
+        )
     return sorted(found, key=lambda o: (-o.days_late, o.subject))
 
 
@@ -300,7 +295,7 @@ def stalled(events: Sequence[StoredEvent], view: View, days: int) -> list[Stalle
     today = view.judged_on
     found = []
     for subject, commitment in sorted(state.commitments.items()):
-        if not is_live(commitment, view):
+        if commitment.status(view.judged_on) in CLOSED_STATUSES:
             continue
         act = last.get(subject)
         since = act.occurred_at[:10] if act else commitment.made_at[:10]

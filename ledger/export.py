@@ -26,8 +26,15 @@ def _recorded_by(events: Iterable[StoredEvent], view: View) -> Iterator[StoredEv
         yield stored
 
 
-def export_document(events: Iterable[StoredEvent], view: View) -> dict[str, Any]:
-    """The export document for the events (in position order) as a view sees them."""
+def export_document(
+    events: Iterable[StoredEvent], view: View, sections: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The export document for the events (in position order) as a view sees them.
+
+    `sections` (actors, offices, commitments, budgets) may come from the read
+    models; without them the state is replayed from the events, the reference
+    the read models are tested against.
+    """
     visible = list(_recorded_by(events, view))
     size, root = root_of(e.leaf_hash for e in visible)
     document: dict[str, Any] = {
@@ -42,7 +49,7 @@ def export_document(events: Iterable[StoredEvent], view: View) -> dict[str, Any]
         },
         "continuity": continuity_report(visible, view).to_json(),
     }
-    document.update(project_ledger(visible, view).to_json())
+    document.update(sections if sections is not None else project_ledger(visible, view).to_json())
     return document
 
 

@@ -36,6 +36,7 @@ from ledger.projections import (
     project_commitment,
     project_ledger,
 )
+from ledger.readside import catch_up, judged, rebuild, state_sections
 from ledger.records import (
     StoredEvent,
     derive_event_id,
@@ -46,6 +47,7 @@ from ledger.records import (
     seal,
 )
 from ledger.rules import TYPES_THAT_AFFECT_REFERRERS, check_batch
+from ledger.store.readmodels import ReadModels
 from ledger.store.sql import SqlEventStore
 
 Clock = Callable[[], datetime]
@@ -124,6 +126,7 @@ class Ledger:
         self.store = store
         self.clock = clock
         self.user = _checked_user(user)
+        self._readmodels: ReadModels | None = None
         zone = store.setting(TZ_SETTING) or "UTC"
         self.tz = load_zone(zone)
 
@@ -413,8 +416,22 @@ class Ledger:
         return project_ledger(self.store.read_all(), view)
 
     def subject_state(self, subject: str, view: View) -> dict[str, Any]:
-        """The export form of one subject's state in a view."""
+        """The export form of one subject's state in a view.
+
+        The present comes from the read models (caught up first); another
+        moment replays only this subject's history (and, for a commitment,
+        the budget lines that fund it).
+        """
         kind = subject_kind(_checked(subject))
+        if view.as_of is None and view.known_at is None:
+            self.catch_up()
+            section = f"{kind}s"
+            found = self.readmodels.section(section, [subject])
+            if subject not in found:
+                self.history(subject)  # NotFound when the subject has no events at all
+                raise NotFound(f"{subject} has no visible events in this view")
+            present: dict[str, Any] = judged({section: found}, view.judged_on)[section][subject]
+            return present
         if kind == "commitment":
             return self.commitment(subject, view).to_json(view.judged_on)
         history = self.history(subject)
@@ -428,6 +445,25 @@ class Ledger:
         if subject not in table:
             raise NotFound(f"{subject} has no visible events in this view")
         return dict(table[subject].to_json())
+
+    def state_json(self, view: View) -> dict[str, dict[str, Any]]:
+        """The state sections of the export document (actors, offices, commitments, budgets)."""
+        return state_sections(self.store, self.readmodels, view)
+
+    @property
+    def readmodels(self) -> ReadModels:
+        """The persisted read models of this ledger."""
+        if self._readmodels is None:
+            self._readmodels = ReadModels(self.store)
+        return self._readmodels
+
+    def catch_up(self) -> int:
+        """Bring the read models up to the log's head; returns the events applied."""
+        return catch_up(self.store, self.readmodels, self.tz)
+
+    def rebuild(self) -> int:
+        """Replay the whole log into fresh read models; returns the position reached."""
+        return rebuild(self.store, self.readmodels, self.tz)
 
     def events(self, after: int = 0) -> Iterator[StoredEvent]:
         """Every stored event in position order (streamed)."""

@@ -143,7 +143,7 @@ def test_unfunded_lists_monetary_targets_without_approved_money(base):
             ),
         )
     )
-    state = base.state(base.view())
+    state = base.state_json(base.view())
     assert [g.subject for g in audit.unfunded(state)] == ["commitment/bare"]  # GPUs are not money
     below_half = audit.unfunded(state, Decimal("0.5"))
     assert [(g.subject, g.fraction) for g in below_half] == [
@@ -165,7 +165,7 @@ def test_unfunded_counts_an_allocation_without_target_towards_money_targets(base
             ),
         )
     )
-    assert audit.unfunded(base.state(base.view())) == []
+    assert audit.unfunded(base.state_json(base.view())) == []
 
 
 def test_proposed_money_is_not_approved_money(base):
@@ -181,7 +181,7 @@ def test_proposed_money_is_not_approved_money(base):
             ),
         )
     )
-    assert [g.subject for g in audit.unfunded(base.state(base.view()))] == ["commitment/x"]
+    assert [g.subject for g in audit.unfunded(base.state_json(base.view()))] == ["commitment/x"]
 
 
 def test_overdue_lists_passed_due_dates_most_late_first(base):
@@ -192,7 +192,8 @@ def test_overdue_lists_passed_due_dates_most_late_first(base):
             made("future", due="2030-01-01"),
         )
     )
-    found = audit.overdue(base.state(base.view(as_of="2025-07-10")))
+    view = base.view(as_of="2025-07-10")
+    found = audit.overdue(base.state_json(view), view.judged_on)
     assert [(o.subject, o.days_late) for o in found] == [
         ("commitment/later", 131),
         ("commitment/late", 10),

@@ -26,6 +26,23 @@ FUNDING_PHASES = ("proposed", "approved", "executed")
 STATUSES = ("withdrawn", "superseded", "delivered", "overdue", "in-progress", "pledged")
 
 
+@dataclass(frozen=True)
+class StatusInputs:
+    """What a commitment's status is judged from; the read models store these columns."""
+
+    closed: str | None  # withdrawn, superseded or delivered: the first that applies
+    earliest_due: date | None
+    active: bool  # a progress report, or approved/adjusted/executed money
+
+    def status(self, judged_on: date) -> str:
+        """First match: closed; overdue (a due date before the day judged); in-progress; pledged."""
+        if self.closed is not None:
+            return self.closed
+        if self.earliest_due is not None and self.earliest_due < judged_on:
+            return "overdue"
+        return "in-progress" if self.active else "pledged"
+
+
 @dataclass
 class TargetState:
     """One target of a commitment, with how far it got and the money behind it."""
@@ -93,19 +110,25 @@ class CommitmentState:
         by_target = any(t.funded.get(p) for t in self.targets.values() for p in in_force)
         return by_target or any(v.get(p) for v in self.funded.values() for p in in_force)
 
+    def status_inputs(self) -> StatusInputs:
+        """Everything status depends on except the day it is judged on."""
+        closed = None
+        if self.withdrawn is not None:
+            closed = "withdrawn"
+        elif self.superseded_by is not None:
+            closed = "superseded"
+        elif self.targets and all(t.reached for t in self.targets.values()):
+            closed = "delivered"
+        dues = self.due_dates()
+        return StatusInputs(
+            closed=closed,
+            earliest_due=min(dues) if dues else None,
+            active=self.progressed or self.is_funded_in_force(),
+        )
+
     def status(self, judged_on: date) -> str:
         """The status of the contract, first match, with due dates judged on `judged_on`."""
-        if self.withdrawn is not None:
-            return "withdrawn"
-        if self.superseded_by is not None:
-            return "superseded"
-        if self.targets and all(t.reached for t in self.targets.values()):
-            return "delivered"
-        if any(due < judged_on for due in self.due_dates()):
-            return "overdue"
-        if self.progressed or self.is_funded_in_force():
-            return "in-progress"
-        return "pledged"
+        return self.status_inputs().status(judged_on)
 
     def to_json(self, judged_on: date) -> dict[str, Any]:
         """The export form (spec section 5, `commitments`)."""

@@ -1,0 +1,275 @@
+"""Keeping the read models caught up with the log, and reading state from them.
+
+Catch-up reads only the events after the tracked position, works out which
+subjects they can change (their own, and for budget lines the commitments
+they fund), refolds just those subjects from their whole histories (so a
+back-filled or retracting event lands right), and writes their rows with the
+new position in one transaction. A large gap (a fresh import, a rebuild)
+replays everything once instead. The folds are the same pure functions a
+full replay uses, so the two cannot disagree; a property test holds them to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ledger.events import subject_kind
+from ledger.projections import (
+    ActorState,
+    BudgetState,
+    CommitmentState,
+    LedgerState,
+    OfficeState,
+    View,
+    fold_actor,
+    fold_budget,
+    fold_office,
+    live_events,
+    project_commitment,
+    project_ledger,
+)
+from ledger.projections.commitments import StatusInputs
+from ledger.records import StoredEvent
+from ledger.store.readmodels import (
+    ReadModels,
+    Rows,
+    actors,
+    assessments,
+    budgets,
+    commitments,
+    offices,
+    targets,
+    tenures,
+)
+from ledger.store.sql import SqlEventStore
+
+SECTIONS = ("actors", "offices", "commitments", "budgets")
+# Past this many new events, one full replay beats refolding subject by subject.
+FULL_REPLAY_AFTER = 20_000
+
+
+def rows_of(
+    state_actors: dict[str, ActorState],
+    state_offices: dict[str, OfficeState],
+    state_commitments: dict[str, CommitmentState],
+    state_budgets: dict[str, BudgetState],
+) -> Rows:
+    """Table rows for folded states."""
+    import orjson
+
+    rows = Rows()
+    for subject, actor in state_actors.items():
+        rows.add(
+            actors,
+            {
+                "subject": subject,
+                "name": actor.name,
+                "kind": actor.kind,
+                "parent": actor.parent,
+                "state": orjson.dumps(actor.to_json()).decode(),
+            },
+        )
+    for subject, office in state_offices.items():
+        document = office.to_json()
+        rows.add(
+            offices,
+            {
+                "subject": subject,
+                "name": office.name,
+                "jurisdiction": office.jurisdiction,
+                "kind": office.kind,
+                "holder": document["holder"],
+                "state": orjson.dumps(document).decode(),
+            },
+        )
+        for seq, tenure in enumerate(office.tenures):
+            rows.add(
+                tenures,
+                {
+                    "office": subject,
+                    "seq": seq,
+                    "holder": tenure.holder,
+                    "role": tenure.role,
+                    "administration": tenure.administration,
+                    "began_at": tenure.began_at,
+                    "ended_at": tenure.ended_at,
+                    "end_reason": tenure.end_reason,
+                },
+            )
+    for subject, commitment in state_commitments.items():
+        document = commitment.to_json(date.min)
+        document["status"] = None  # judged on the day asked, from the three columns below
+        inputs = commitment.status_inputs()
+        rows.add(
+            commitments,
+            {
+                "subject": subject,
+                "title": commitment.title,
+                "made_by": commitment.by,
+                "capacity": commitment.capacity,
+                "made_at": commitment.made_at,
+                "areas": orjson.dumps(commitment.areas).decode(),
+                "closed": inputs.closed,
+                "earliest_due": inputs.earliest_due.isoformat() if inputs.earliest_due else None,
+                "active": inputs.active,
+                "event_count": commitment.event_count,
+                "state": orjson.dumps(document).decode(),
+            },
+        )
+        for key, target in document["targets"].items():
+            rows.add(
+                targets,
+                {
+                    "commitment": subject,
+                    "key": key,
+                    "unit": target["quantity"]["unit"],
+                    "quantity": target["quantity"]["amount"],
+                    "baseline": target["baseline"]["amount"] if target["baseline"] else None,
+                    "due": target["due"],
+                    "achieved": target["achieved"],
+                    "funded_proposed": target["funded"]["proposed"],
+                    "funded_approved": target["funded"]["approved"],
+                    "funded_executed": target["funded"]["executed"],
+                },
+            )
+        for assessor, assessment in document["assessments"].items():
+            rows.add(assessments, {"commitment": subject, "assessor": assessor, **assessment})
+    for subject, budget in state_budgets.items():
+        rows.add(
+            budgets,
+            {
+                "subject": subject,
+                "body": budget.body,
+                "fiscal_year": budget.fiscal_year,
+                "instrument": budget.instrument,
+                "unit": budget.unit,
+                "state": orjson.dumps(budget.to_json()).decode(),
+            },
+        )
+    return rows
+
+
+def _current_view(tz: ZoneInfo) -> View:
+    # No clock matters here: the rows hold nothing judged on a day.
+    return View(now=datetime(2000, 1, 1, tzinfo=UTC), tz=tz)
+
+
+class _Tracked:
+    """Wraps an event stream, remembering the last position seen."""
+
+    def __init__(self, events: Iterable[StoredEvent]) -> None:
+        self.events = events
+        self.last = 0
+
+    def __iter__(self) -> Iterator[StoredEvent]:
+        for stored in self.events:
+            self.last = stored.position
+            yield stored
+
+
+def rebuild(store: SqlEventStore, models: ReadModels, tz: ZoneInfo) -> int:
+    """Drop every read-model row and replay the whole log; returns the position reached."""
+    expected = models.position()
+    stream = _Tracked(store.read_all(batch_size=5000))
+    state = project_ledger(stream, _current_view(tz))
+    rows = rows_of(state.actors, state.offices, state.commitments, state.budgets)
+    if not models.apply(rows, expected=expected, position=stream.last, full=True):
+        return rebuild(store, models, tz)
+    return stream.last
+
+
+def catch_up(store: SqlEventStore, models: ReadModels, tz: ZoneInfo) -> int:
+    """Apply the events after the tracked position; returns how many were applied."""
+    tracked = models.position()
+    head = store.head()
+    if head <= tracked:
+        return 0
+    if head - tracked > FULL_REPLAY_AFTER:
+        return rebuild(store, models, tz) - tracked
+    new = list(store.read_all(after=tracked, batch_size=5000))
+    if not new:
+        return 0
+    affected = _affected_subjects(store, new)
+    rows = _refold(store, affected, tz)
+    if not models.apply(rows, expected=tracked, position=new[-1].position):
+        return catch_up(store, models, tz)  # another process caught up first: start from there
+    return len(new)
+
+
+def _affected_subjects(store: SqlEventStore, new: list[StoredEvent]) -> set[str]:
+    affected = {e.subject for e in new}
+    lines = sorted(s for s in affected if subject_kind(s) == "budget")
+    # A budget line's events (a retraction too) can move money on any commitment
+    # the line ever named: refold them all.
+    for history in store.read_subjects(lines).values():
+        for stored in history:
+            affected.update(a["commitment"] for a in stored.data.get("allocations", []))
+    return affected
+
+
+def _refold(store: SqlEventStore, subjects: set[str], tz: ZoneInfo) -> Rows:
+    view = _current_view(tz)
+    histories = store.read_subjects(subjects)
+    folded_actors: dict[str, ActorState] = {}
+    folded_offices: dict[str, OfficeState] = {}
+    folded_commitments: dict[str, CommitmentState] = {}
+    folded_budgets: dict[str, BudgetState] = {}
+    commitment_subjects = sorted(s for s in subjects if subject_kind(s) == "commitment")
+    funding_lines = {
+        e.subject
+        for e in store.referencing(commitment_subjects)
+        if subject_kind(e.subject) == "budget"
+    }
+    line_events = [e for history in store.read_subjects(funding_lines).values() for e in history]
+    for subject, history in histories.items():
+        kind = subject_kind(subject)
+        if kind == "commitment":
+            allocating = [
+                e
+                for e in line_events
+                if any(a.get("commitment") == subject for a in e.data.get("allocations", []))
+            ]
+            lines = {e.subject for e in allocating}
+            commitment = project_commitment(
+                history, [e for e in line_events if e.subject in lines], view
+            )
+            if commitment is not None:
+                folded_commitments[subject] = commitment
+            continue
+        live = live_events(history, view)
+        if kind == "actor" and (actor := fold_actor(live)) is not None:
+            folded_actors[subject] = actor
+        elif kind == "office" and (office := fold_office(live)) is not None:
+            folded_offices[subject] = office
+        elif kind == "budget" and (budget := fold_budget(live)) is not None:
+            folded_budgets[subject] = budget
+    rows = rows_of(folded_actors, folded_offices, folded_commitments, folded_budgets)
+    rows.subjects = set(subjects)  # a subject that folds to nothing (all retracted) loses its rows
+    return rows
+
+
+def judged(sections: dict[str, dict[str, Any]], judged_on: date) -> dict[str, dict[str, Any]]:
+    """Read-model sections with each commitment's status judged on a day (export form)."""
+    for state in sections.get("commitments", {}).values():
+        raw = state.pop("_status_inputs")
+        due = raw["earliest_due"]
+        inputs = StatusInputs(
+            raw["closed"], date.fromisoformat(due) if due else None, raw["active"]
+        )
+        state["status"] = inputs.status(judged_on)
+    return sections
+
+
+def state_sections(
+    store: SqlEventStore, models: ReadModels, view: View
+) -> dict[str, dict[str, Any]]:
+    """The export document's state sections for a view: from the read models when the view
+    is the present, else by replaying the log."""
+    if view.as_of is None and view.known_at is None:
+        catch_up(store, models, view.tz)
+        return judged({name: models.section(name) for name in SECTIONS}, view.judged_on)
+    state: LedgerState = project_ledger(store.read_all(batch_size=5000), view)
+    return state.to_json()

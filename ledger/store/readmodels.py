@@ -1,0 +1,239 @@
+"""Persisted read models: the derived state in tables, caught up from the log.
+
+Analysts can open these tables directly (Datasette on the SQLite file, or SQL on
+PostgreSQL); docs/readmodels.md describes every column. They are derived data:
+`policy-ledger rebuild` drops their rows and replays the log, and nothing here
+is ever the source of truth. `readmodel_tracking` holds the last log position
+applied; it is written in the same transaction as the rows, so the tables
+always show the state after exactly that prefix of the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    RowMapping,
+    String,
+    Table,
+    Text,
+    delete,
+    inspect,
+    select,
+)
+
+from ledger.store.sql import Position, SqlEventStore
+
+readmodel_metadata = MetaData()
+
+actors = Table(
+    "actors",
+    readmodel_metadata,
+    Column("subject", String(120), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("parent", String(120)),
+    Column("state", Text, nullable=False),
+)
+offices = Table(
+    "offices",
+    readmodel_metadata,
+    Column("subject", String(120), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("jurisdiction", String(20), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("holder", String(120)),
+    Column("state", Text, nullable=False),
+)
+tenures = Table(
+    "tenures",
+    readmodel_metadata,
+    Column("office", String(120), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("holder", String(120), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("administration", String(120), nullable=False),
+    Column("began_at", String(40), nullable=False),
+    Column("ended_at", String(40)),
+    Column("end_reason", String(20)),
+)
+commitments = Table(
+    "commitments",
+    readmodel_metadata,
+    Column("subject", String(120), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("made_by", String(120), nullable=False, index=True),
+    Column("capacity", String(30), nullable=False),
+    Column("made_at", String(40), nullable=False),
+    Column("areas", Text, nullable=False),
+    # Status is judged on the day asked: these three columns decide it
+    # (see ledger.projections.commitments.StatusInputs).
+    Column("closed", String(20)),
+    Column("earliest_due", String(10)),
+    Column("active", Boolean, nullable=False),
+    Column("event_count", Integer, nullable=False),
+    Column("state", Text, nullable=False),
+)
+targets = Table(
+    "targets",
+    readmodel_metadata,
+    Column("commitment", String(120), primary_key=True),
+    Column("key", String(120), primary_key=True),
+    Column("unit", String(40), nullable=False),
+    Column("quantity", String(100), nullable=False),
+    Column("baseline", String(100)),
+    Column("due", String(10)),
+    Column("achieved", String(100)),
+    Column("funded_proposed", String(100), nullable=False),
+    Column("funded_approved", String(100), nullable=False),
+    Column("funded_executed", String(100), nullable=False),
+)
+assessments = Table(
+    "assessments",
+    readmodel_metadata,
+    Column("commitment", String(120), primary_key=True),
+    Column("assessor", String(120), primary_key=True),
+    Column("rubric", String(120), nullable=False),
+    Column("rating", String(120), nullable=False),
+    Column("rationale", Text),
+    Column("occurred_at", String(40), nullable=False),
+)
+budgets = Table(
+    "budgets",
+    readmodel_metadata,
+    Column("subject", String(120), primary_key=True),
+    Column("body", String(120), nullable=False),
+    Column("fiscal_year", Integer, nullable=False),
+    Column("instrument", String(20), nullable=False),
+    Column("unit", String(40), nullable=False),
+    Column("state", Text, nullable=False),
+)
+tracking = Table(
+    "readmodel_tracking",
+    readmodel_metadata,
+    Column("name", String(40), primary_key=True),
+    Column("position", Position, nullable=False),
+)
+
+# Tables keyed by a subject column, and the column naming it.
+_BY_SUBJECT: tuple[tuple[Table, str], ...] = (
+    (actors, "subject"),
+    (offices, "subject"),
+    (tenures, "office"),
+    (commitments, "subject"),
+    (targets, "commitment"),
+    (assessments, "commitment"),
+    (budgets, "subject"),
+)
+_SECTIONS = {"actors": actors, "offices": offices, "commitments": commitments, "budgets": budgets}
+TRACKER = "state"
+
+
+@dataclass
+class Rows:
+    """Rows to write per table, and the subjects whose old rows they replace."""
+
+    subjects: set[str] = field(default_factory=set)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def add(self, table: Table, row: dict[str, Any]) -> None:
+        """Queue one row."""
+        self.tables.setdefault(table.name, []).append(row)
+
+
+class ReadModels:
+    """The read-model tables of one ledger."""
+
+    def __init__(self, store: SqlEventStore) -> None:
+        self.store = store
+        self._ready = False
+
+    def ensure(self) -> None:
+        """Create the tables when missing (additive: ledgers made before them gain them)."""
+        if self._ready:
+            return
+        existing = set(inspect(self.store.engine).get_table_names())
+        if not set(readmodel_metadata.tables) <= existing:
+            with self.store._writing() as conn:
+                readmodel_metadata.create_all(conn)
+        self._ready = True
+
+    def position(self) -> int:
+        """The last log position the tables reflect (0: none)."""
+        self.ensure()
+        with self.store.engine.connect() as conn:
+            return _tracked(conn)
+
+    def apply(self, rows: Rows, *, expected: int, position: int, full: bool = False) -> bool:
+        """Replace the rows of `rows.subjects` (all rows when `full`) and move the tracker.
+
+        One transaction under the append lock. Returns False, writing nothing,
+        when another process moved the tracker from `expected` first.
+        """
+        self.ensure()
+        with self.store._writing() as conn:
+            if _tracked(conn) != expected:
+                return False
+            for table, column in _BY_SUBJECT:
+                if full:
+                    conn.execute(delete(table))
+                else:
+                    for chunk in _chunks(sorted(rows.subjects), 500):
+                        conn.execute(delete(table).where(table.c[column].in_(chunk)))
+            for name, table_rows in rows.tables.items():
+                for start in range(0, len(table_rows), 5000):
+                    conn.execute(
+                        readmodel_metadata.tables[name].insert(), table_rows[start : start + 5000]
+                    )
+            conn.execute(delete(tracking).where(tracking.c.name == TRACKER))
+            conn.execute(tracking.insert().values(name=TRACKER, position=position))
+        return True
+
+    def section(
+        self, name: str, subjects: Iterable[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """A section of the export form (actors, offices, commitments, budgets), by subject."""
+        self.ensure()
+        table = _SECTIONS[name]
+        query = select(table).order_by(table.c.subject)
+        wanted = None if subjects is None else sorted(set(subjects))
+        out: dict[str, dict[str, Any]] = {}
+        with self.store.engine.connect() as conn:
+            chunks: Iterable[Sequence[str] | None] = (
+                [None] if wanted is None else _chunks(wanted, 500)
+            )
+            for chunk in chunks:
+                selected = query if chunk is None else query.where(table.c.subject.in_(chunk))
+                for row in conn.execute(selected).mappings():
+                    out[str(row["subject"])] = _with_status_inputs(name, row)
+        return out
+
+
+def _with_status_inputs(section: str, row: RowMapping) -> dict[str, Any]:
+    state: dict[str, Any] = orjson.loads(row["state"])
+    if section == "commitments":
+        # The caller judges the status for its day from these; see StatusInputs.
+        state["_status_inputs"] = {
+            "closed": row["closed"],
+            "earliest_due": row["earliest_due"],
+            "active": bool(row["active"]),
+        }
+    return state
+
+
+def _tracked(conn: Connection) -> int:
+    row = conn.execute(select(tracking.c.position).where(tracking.c.name == TRACKER)).first()
+    return 0 if row is None else int(row[0])
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
