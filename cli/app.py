@@ -7,6 +7,7 @@ exit 2; nothing prints a traceback unless POLICY_LEDGER_DEBUG is set.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Any
@@ -16,9 +17,56 @@ import click
 from cli.context import DEFAULT_DB, Env, default_user
 from ledger.errors import LedgerError
 
+# Where each command lives. A command's module is imported only when that
+# command runs (or help lists them all), so `show` does not pay for
+# cryptography, the continuity report or the HTML report at start-up.
+COMMAND_MODULES = {
+    "cli.commands_admin": ("init", "import", "export", "export-events", "schema", "rebuild"),
+    "cli.commands_query": ("show", "history", "list"),
+    "cli.commands_record": (
+        "register-actor",
+        "create-office",
+        "begin-tenure",
+        "suspend-tenure",
+        "resume-tenure",
+        "end-tenure",
+        "pledge",
+        "revise",
+        "reaffirm",
+        "supersede",
+        "withdraw",
+        "report-progress",
+        "assess",
+        "appropriate",
+        "retract",
+    ),
+    "cli.commands_audit": (
+        "diff",
+        "unfunded",
+        "overdue",
+        "stalled",
+        "revisions",
+        "by-actor",
+        "sources",
+        "search",
+    ),
+    "cli.commands_continuity": ("continuity",),
+    "cli.commands_integrity": ("verify", "checkpoint", "keygen", "prove"),
+    "cli.commands_demo": ("demo",),
+}
+MODULE_OF = {name: module for module, names in COMMAND_MODULES.items() for name in names}
+
 
 class LedgerGroup(click.Group):
-    """A group that turns ledger errors into clean one-line failures (exit 1)."""
+    """A group that loads commands on demand and turns ledger errors into one-line failures (exit 1)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(MODULE_OF))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in MODULE_OF:
+            importlib.import_module(MODULE_OF[cmd_name])  # registers its commands on `cli`
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -81,15 +129,3 @@ def main() -> None:
             err=True,
         )
         sys.exit(1)
-
-
-# Register the commands (imported for their side effect on `cli`).
-from cli import (  # noqa: E402, F401
-    commands_admin,
-    commands_audit,
-    commands_continuity,
-    commands_demo,
-    commands_integrity,
-    commands_query,
-    commands_record,
-)

@@ -61,3 +61,36 @@ def test_domain_modules_import_no_service_store_or_clock_reader():
 def test_events_do_not_import_rules_or_projections():
     base = [ROOT / "ledger" / "events.py", ROOT / "ledger" / "quantities.py"]
     assert _imports_of(("ledger.rules", "ledger.projections", "ledger.records"), base) == []
+
+
+def test_every_command_is_mapped_to_the_module_that_defines_it():
+    """The CLI loads command modules lazily; the map must match what the modules register."""
+    import importlib
+
+    import click
+
+    from cli.app import MODULE_OF, cli
+
+    for module in set(MODULE_OF.values()):
+        importlib.import_module(module)
+    context = click.Context(cli)
+    registered = {
+        name: cli.get_command(context, name).callback.__module__  # type: ignore[union-attr]
+        for name in cli.commands
+    }
+    groups = {name: "cli.commands_integrity" for name, cmd in cli.commands.items() if cmd.callback is None}
+    assert {**registered, **groups} == {name: MODULE_OF[name] for name in registered}
+
+
+def test_show_does_not_import_the_heavy_modules():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from click.testing import CliRunner; from cli.app import cli; "
+        "CliRunner().invoke(cli, ['show', '--help']); "
+        "print(','.join(m for m in ('cryptography', 'jinja2', 'ledger.continuity', 'ledger.integrity') "
+        "if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == ""
