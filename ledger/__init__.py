@@ -50,7 +50,26 @@ _HOMES = {
     "AppendResult": "ledger.service",
     "Ledger": "ledger.service",
 }
-__all__ = sorted(_HOMES)
+__all__ = [
+    "AppendResult",
+    "ConcurrencyError",
+    "DuplicateEventConflict",
+    "Event",
+    "InvalidEvent",
+    "Ledger",
+    "LedgerConfigError",
+    "LedgerError",
+    "NotFound",
+    "Quantity",
+    "RuleViolation",
+    "StorageError",
+    "StoredEvent",
+    "View",
+    "decode_event",
+    "export_bytes",
+    "export_document",
+    "parse_quantity",
+]
 
 
 def __getattr__(name: str) -> Any:
