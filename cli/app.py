@@ -21,7 +21,15 @@ from ledger.errors import LedgerError
 # command runs (or help lists them all), so `show` does not pay for
 # cryptography, the continuity report or the HTML report at start-up.
 COMMAND_MODULES = {
-    "cli.commands_admin": ("init", "import", "export", "export-events", "schema", "rebuild"),
+    "cli.commands_admin": (
+        "init",
+        "import",
+        "export",
+        "export-events",
+        "schema",
+        "rebuild",
+        "backup",
+    ),
     "cli.commands_query": ("show", "history", "list"),
     "cli.commands_record": (
         "register-actor",

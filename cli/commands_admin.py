@@ -189,3 +189,43 @@ def rebuild(env: Env, as_json: bool) -> None:
         print_json({"position": position})
     else:
         click.echo(f"read models rebuilt from {position} events")
+
+
+@cli.command()
+@click.argument("file", metavar="FILE")
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(["auto", "sqlite", "events"]),
+    default="auto",
+    show_default=True,
+    help="sqlite: a copy of the ledger file (SQLite only); events: the log as export-events "
+    "NDJSON (any database); auto: sqlite for a SQLite ledger, events otherwise.",
+)
+@pass_env
+def backup(env: Env, file: str, form: str) -> None:
+    """Write a consistent backup of the ledger to FILE, even while others write.
+
+    A SQLite backup is itself a ledger (open it with --db FILE). An events
+    backup is restored with `import --mirror`, which checks every leaf hash,
+    so the restored ledger has the same root.
+
+    \b
+    Examples:
+      policy-ledger backup ledger-2026-11-28.db
+      policy-ledger --db postgresql+psycopg://localhost/newsroom backup log.ndjson
+      policy-ledger --db restored.db init --tz Asia/Seoul && \\
+        policy-ledger --db restored.db import --mirror log.ndjson
+    """
+    from ledger.store.backup import backup_sqlite
+
+    ledger = env.ledger()
+    if form == "auto":
+        form = "sqlite" if ledger.store.dialect == "sqlite" else "events"
+    if form == "sqlite":
+        backup_sqlite(ledger.store, file)
+    else:
+        if Path(file).exists():
+            raise click.ClickException(f"{file} exists; a backup never overwrites a file")
+        write_atomically(file, (event_line(e) for e in ledger.events()))
+    click.echo(f"backed up {ledger.store.head()} events to {file} ({form})")

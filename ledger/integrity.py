@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from ledger import upcasting
 from ledger.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -350,7 +351,7 @@ def read_mirror_lines(lines: Iterable[bytes | str]) -> Iterator[StoredEvent]:
             raw = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise InvalidEvent(f"not valid JSON ({exc.msg})", line=number) from None
-        if not isinstance(raw, dict) or set(raw) != set(STORED_FIELDS):
+        if not isinstance(raw, dict) or set(raw) - {"schema"} != set(STORED_FIELDS):
             missing = sorted(set(STORED_FIELDS) - set(raw)) if isinstance(raw, dict) else []
             raise InvalidEvent(
                 "not an export-events line"
@@ -363,21 +364,12 @@ def read_mirror_lines(lines: Iterable[bytes | str]) -> Iterator[StoredEvent]:
                 f"position {raw.get('position')}: the fields do not match the leaf hash (altered event)",
                 line=number,
             )
+        schema = _schema_of(raw, number)
+        envelope = {
+            k: raw[k] for k in ("type", "subject", "occurred_at", "sources", "id", "recorded_by")
+        }
         try:
-            decode_event(
-                {
-                    k: raw[k]
-                    for k in (
-                        "type",
-                        "subject",
-                        "occurred_at",
-                        "data",
-                        "sources",
-                        "id",
-                        "recorded_by",
-                    )
-                }
-            )
+            decode_event({**envelope, "data": upcasting.upcast(raw["type"], schema, raw["data"])})
         except InvalidEvent as exc:
             raise exc.at_line(number) from None
         yield StoredEvent(
@@ -392,4 +384,24 @@ def read_mirror_lines(lines: Iterable[bytes | str]) -> Iterator[StoredEvent]:
             data=raw["data"],
             sources=raw["sources"],
             leaf_hash=str(raw["leaf_hash"]),
+            schema=schema,
         )
+
+
+def _schema_of(raw: dict[str, Any], line: int) -> int:
+    """A mirrored event's schema: absent means 1, the contract's format."""
+    schema = raw.get("schema", 1)
+    if (
+        not isinstance(schema, int)
+        or isinstance(schema, bool)
+        or schema < 1
+        or ("schema" in raw and schema == 1)
+    ):
+        raise InvalidEvent("schema must be an integer above 1 when present", line=line)
+    if schema > upcasting.CURRENT_SCHEMA:
+        raise InvalidEvent(
+            f"written under schema {schema}; this release reads up to "
+            f"{upcasting.CURRENT_SCHEMA}: upgrade policy-ledger",
+            line=line,
+        )
+    return schema

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import rfc8785
 
+from ledger import upcasting
 from ledger.events import Event, decode_event
 
 # Event ids derived from content are UUIDv5 in this namespace (uuid5 of the URL
@@ -135,11 +136,19 @@ class StoredEvent:
     sources: list[dict[str, Any]]
     leaf_hash: str
     occurred_key: str = ""  # sortable UTC instant of occurred_at, in the ledger's zone
+    schema: int = 1  # the event schema it was written under (see ledger/upcasting.py)
     _event: list[Event] = field(default_factory=list, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        """Every stored field, as export-events writes it."""
-        return {name: getattr(self, name) for name in STORED_FIELDS}
+        """Every stored field, as export-events writes it.
+
+        `schema` appears only for events written under a later schema than 1,
+        so today's events have exactly the contract's fields.
+        """
+        stored = {name: getattr(self, name) for name in STORED_FIELDS}
+        if self.schema != 1:
+            stored["schema"] = self.schema
+        return stored
 
     def placed_at(self, position: int) -> StoredEvent:
         """The same event at a log position."""
@@ -164,7 +173,7 @@ class StoredEvent:
                         "type": self.type,
                         "subject": self.subject,
                         "occurred_at": self.occurred_at,
-                        "data": self.data,
+                        "data": upcasting.upcast(self.type, self.schema, self.data),
                         "sources": self.sources,
                         "id": self.id,
                         "recorded_by": self.recorded_by,
@@ -197,10 +206,13 @@ def seal(
         "data": content["data"],
         "sources": content["sources"],
     }
+    schema = upcasting.CURRENT_SCHEMA
+    hashed = body if schema == 1 else {**body, "schema": schema}
     return StoredEvent(
         position=0,
+        schema=schema,
         # No time, no hash: the store stamps the record time under its lock.
-        leaf_hash=leaf_hash_of(canonical_bytes(body)) if recorded_at else "",
+        leaf_hash=leaf_hash_of(canonical_bytes(hashed)) if recorded_at else "",
         occurred_key=occurred_key,
         _event=[event],
         **body,

@@ -69,6 +69,8 @@ events_table = Table(
     Column("data", Text, nullable=False),
     Column("sources", Text, nullable=False),
     Column("leaf_hash", String(64), nullable=False),
+    # The event schema it was written under (ledger/upcasting.py); 1 = the contract's format.
+    Column("schema", Integer, nullable=False, server_default="1"),
     UniqueConstraint("subject", "version", name="events_subject_version"),
 )
 Index("events_by_subject_time", events_table.c.subject, events_table.c.occurred_key)
@@ -240,6 +242,13 @@ class SqlEventStore:
                     raise LedgerConfigError(
                         f"no ledger in {describe_target(target)}: run `policy-ledger init` first"
                     )
+                columns = {c["name"] for c in inspect(engine).get_columns("events")}
+                if "schema" not in columns:
+                    # Made before events carried their schema: all of them are schema 1.
+                    with store._writing() as conn:
+                        conn.exec_driver_sql(
+                            "ALTER TABLE events ADD COLUMN schema INTEGER NOT NULL DEFAULT 1"
+                        )
                 if not set(metadata.tables) <= tables:
                     # Made by an earlier version: add what is missing (never
                     # alters stored events) and back-fill the tree nodes.
@@ -671,6 +680,7 @@ def _row(stored: StoredEvent) -> dict[str, Any]:
         "data": orjson.dumps(stored.data).decode("utf-8"),
         "sources": orjson.dumps(stored.sources).decode("utf-8"),
         "leaf_hash": stored.leaf_hash,
+        "schema": stored.schema,
     }
 
 
@@ -699,4 +709,5 @@ def _decode_row(row: RowMapping) -> StoredEvent:
         sources=orjson.loads(row["sources"]),
         leaf_hash=str(row["leaf_hash"]),
         occurred_key=str(row["occurred_key"]),
+        schema=int(row["schema"]),
     )
