@@ -59,6 +59,7 @@ COMMAND_MODULES = {
         "search",
     ),
     "cli.commands_continuity": ("continuity",),
+    "cli.commands_report": ("report",),
     "cli.commands_integrity": ("verify", "checkpoint", "keygen", "prove"),
     "cli.commands_demo": ("demo",),
 }
