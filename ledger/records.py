@@ -10,6 +10,7 @@ hash is SHA-256(0x00 ‖ canonical bytes), the RFC 9162 leaf.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time
@@ -79,10 +80,20 @@ def _orjson_is_canonical(value: Any) -> bool:
     return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
 
 
+# When orjson's output holds no UTF-8 lead byte of U+E000 or above and no
+# number of 16 digits or more, it is RFC 8785 as it stands; otherwise look
+# closer (false alarms, such as digits inside a string, only cost the walk).
+_WIDE_CHARACTER = re.compile(rb"[\xee-\xf4]")
+_LONG_NUMBER = re.compile(rb"[:,\[]-?[0-9]{16}")
+
+
 def canonical_json(value: Any) -> bytes:
     """RFC 8785 (JCS) bytes of a JSON value: orjson where it agrees, the reference otherwise."""
-    if _orjson_is_canonical(value):
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    fast = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    if not (_WIDE_CHARACTER.search(fast) or _LONG_NUMBER.search(fast)) or _orjson_is_canonical(
+        value
+    ):
+        return fast
     return rfc8785.dumps(value)
 
 
