@@ -10,9 +10,12 @@ event.
 from __future__ import annotations
 
 import re
+import types
 import unicodedata
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 from uuid import UUID
 
 from pydantic import (
@@ -37,6 +40,29 @@ _SUBJECT_RE = re.compile(rf"^({'|'.join(SUBJECT_KINDS)})/({SLUG_PATTERN})$")
 _SLUG_RE = re.compile(rf"^{SLUG_PATTERN}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 MAX_SLUG = 100
+MAX_ITEMS = 100
+"""Most targets, allocations, removed keys, sources or names one event may hold."""
+MAX_DEPTH = 32
+"""How deeply an input event may nest arrays and objects (the contract needs six levels)."""
+EARLIEST = date(1000, 1, 1)
+LATEST = date(9998, 12, 31)
+"""The dates an event may name: every time zone keeps them inside four-digit years."""
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A value quoted for an error message: one line, control characters escaped, shortened."""
+    text = repr(value if isinstance(value, str) else str(value))
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+def one_line(message: str) -> str:
+    """An error message that prints as one line, whatever input it echoes."""
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+        else ch
+        for ch in message
+    )
 
 
 def subject_kind(subject: str) -> str:
@@ -51,22 +77,31 @@ def subject_slug(subject: str) -> str:
 
 def check_subject(value: str, kind: str | None = None) -> str:
     """Validate a `KIND/SLUG` subject, optionally of one kind."""
-    match = _SUBJECT_RE.match(value)
+    match = _SUBJECT_RE.fullmatch(value)
     if not match:
         raise ValueError(
-            f"'{value}' is not a subject: expected KIND/SLUG with KIND one of "
+            f"{shown(value)} is not a subject: expected KIND/SLUG with KIND one of "
             f"{', '.join(SUBJECT_KINDS)} and a lowercase slug like kr-ai-gpus"
         )
     if len(match.group(2)) > MAX_SLUG:
-        raise ValueError(f"the slug of '{value}' is longer than {MAX_SLUG} characters")
+        raise ValueError(
+            f"the slug of {shown(value)} is longer than the limit of {MAX_SLUG} characters "
+            f"(got {len(match.group(2))})"
+        )
     if kind is not None and match.group(1) != kind:
-        raise ValueError(f"'{value}' must be a {kind} subject ({kind}/...)")
+        raise ValueError(f"{shown(value)} must be a {kind} subject ({kind}/...)")
     return value
 
 
 def _check_slug(value: str) -> str:
-    if not _SLUG_RE.match(value) or len(value) > MAX_SLUG:
-        raise ValueError(f"'{value}' is not a slug (lowercase letters, digits and single hyphens)")
+    if not _SLUG_RE.fullmatch(value):
+        raise ValueError(
+            f"{shown(value)} is not a slug (lowercase letters, digits and single hyphens)"
+        )
+    if len(value) > MAX_SLUG:
+        raise ValueError(
+            f"a slug is limited to {MAX_SLUG} characters (got {len(value)}: {shown(value)})"
+        )
     return value
 
 
@@ -74,16 +109,32 @@ def _of_kind(kind: str) -> AfterValidator:
     return AfterValidator(lambda value: check_subject(value, kind))
 
 
-def _iso_date(value: Any) -> Any:
+def _iso_date(value: Any, info: ValidationInfo) -> Any:
     # pydantic alone would also read 1767139200 or "2025-12-31T00:00:00" as a date.
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
-    if not isinstance(value, str) or not _DATE_RE.match(value.strip()):
-        raise ValueError(f"{str(value)[:40]!r} is not a date YYYY-MM-DD")
+    if not isinstance(value, str) or not _DATE_RE.fullmatch(value.strip()):
+        raise ValueError(f"{shown(value, 40)} is not a date YYYY-MM-DD")
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError as exc:
-        raise ValueError(f"'{value.strip()}' is not a valid date ({exc})") from None
+        raise ValueError(f"{shown(value.strip())} is not a valid date ({exc})") from None
+    if not _is_stored(info):
+        _check_range(day, value.strip())
+    return day
+
+
+def _is_stored(info: ValidationInfo) -> bool:
+    # Stored events were checked when written; reading them back must not refuse
+    # what an earlier release accepted.
+    return bool(info.context and info.context.get("stored"))
+
+
+def _check_range(day: date, text: str) -> None:
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(
+            f"{shown(text, 40)} is out of range: dates run from {EARLIEST} to {LATEST}"
+        )
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
@@ -101,6 +152,8 @@ def _no_control(allowed: str) -> AfterValidator:
         for ch in value:
             if unicodedata.category(ch) == "Cc" and ch not in allowed:
                 raise ValueError(f"control character U+{ord(ch):04X} is not allowed in text")
+            if ch in "\u2028\u2029" and not allowed:
+                raise ValueError(f"line separator U+{ord(ch):04X} is not allowed in one-line text")
         return value
 
     return AfterValidator(check)
@@ -136,8 +189,10 @@ class Frozen(BaseModel):
 
 
 def _http_url(value: str) -> str:
-    if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
-        raise ValueError(f"'{value[:80]}' is not an http(s) URL")
+    if not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", value, re.IGNORECASE):
+        raise ValueError(f"{shown(value, 80)} is not an http(s) URL")
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValueError(f"{shown(value, 80)} is not an http(s) URL (control characters)")
     return value
 
 
@@ -169,10 +224,22 @@ class Source(Frozen):
 # --- data of each event type -------------------------------------------------
 
 
+_LANGUAGE_RE = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8}){0,4}")
+
+
+def _check_language(value: str) -> str:
+    if not _LANGUAGE_RE.fullmatch(value):
+        raise ValueError(f"{shown(value, 40)} is not a language code (like ko, en or zh-Hant)")
+    return value
+
+
+LanguageCode = Annotated[str, AfterValidator(_check_language)]
+
+
 class ActorRegisteredData(Frozen):
     name: ShortText
     kind: ActorKind
-    names: dict[str, ShortText] | None = None
+    names: Annotated[dict[LanguageCode, ShortText], Field(max_length=MAX_ITEMS)] | None = None
     parent: ActorRef | None = None
 
 
@@ -260,9 +327,6 @@ def _unique_keys(keys: list[str], what: str) -> None:
         if key in seen:
             raise ValueError(f"{what} '{key}' appears twice")
         seen.add(key)
-
-
-MAX_ITEMS = 100
 
 
 class CommitmentMadeData(Frozen):
@@ -365,6 +429,22 @@ class EventRetractedData(Frozen):
 # --- the envelope ------------------------------------------------------------
 
 
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` levels (checked without recursion)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        )
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _normalise_text(value: Any) -> Any:
     """NFC-normalise every string inside a JSON value."""
     if isinstance(value, str):
@@ -386,28 +466,37 @@ _DATE_TIME_RE = re.compile(
 _MOMENT_FORMS = "a date YYYY-MM-DD or an RFC 3339 date-time with offset"
 
 
-def normalise_occurred_at(value: str) -> str:
-    """A bare date stays `YYYY-MM-DD`; a date-time must carry an offset and is kept ISO."""
+def normalise_occurred_at(value: str, *, in_range: bool = True) -> str:
+    """A bare date stays `YYYY-MM-DD`; a date-time must carry an offset and is kept ISO.
+
+    `in_range` holds the moment to EARLIEST..LATEST (stored events skip it).
+    """
     if not isinstance(value, str):
         raise ValueError(f"must be {_MOMENT_FORMS}")
     text = value.strip()
-    if _DATE_RE.match(text):
+    if _DATE_RE.fullmatch(text):
         try:
-            date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError as exc:
-            raise ValueError(f"'{text}' is not a valid date ({exc})") from None
+            raise ValueError(f"{shown(text, 40)} is not a valid date ({exc})") from None
+        if in_range:
+            _check_range(day, text)
         return text
-    match = _DATE_TIME_RE.match(text)
+    match = _DATE_TIME_RE.fullmatch(text)
     if match is None:
-        raise ValueError(f"'{text[:40]}' is not {_MOMENT_FORMS}")
-    day, clock, offset = match.groups()
+        raise ValueError(f"{shown(text, 40)} is not {_MOMENT_FORMS}")
+    day_text, clock, offset = match.groups()
     if offset is None:
-        raise ValueError(f"'{text[:40]}' needs a time zone offset, e.g. 2025-04-24T10:00:00+09:00")
+        raise ValueError(
+            f"{shown(text, 40)} needs a time zone offset, e.g. 2025-04-24T10:00:00+09:00"
+        )
     offset = "+00:00" if offset in ("Z", "z") else offset
     try:
-        moment = datetime.fromisoformat(f"{day}T{clock}{offset}")
+        moment = datetime.fromisoformat(f"{day_text}T{clock}{offset}")
     except ValueError as exc:
-        raise ValueError(f"'{text[:40]}' is not a valid date-time ({exc})") from None
+        raise ValueError(f"{shown(text, 40)} is not a valid date-time ({exc})") from None
+    if in_range:
+        _check_range(moment.date(), text)
     return moment.isoformat()
 
 
@@ -427,14 +516,16 @@ class EventBase(Frozen):
     @classmethod
     def _nfc(cls, value: Any, info: ValidationInfo) -> Any:
         # Stored events were normalised when written; reading them back skips the walk.
-        if info.context and info.context.get("stored"):
+        if _is_stored(info):
             return value
+        if _too_deep(value, MAX_DEPTH):
+            raise ValueError(f"nested more than {MAX_DEPTH} levels deep (the limit)")
         return _normalise_text(value)
 
     @field_validator("occurred_at", mode="before")
     @classmethod
-    def _occurred_at(cls, value: Any) -> str:
-        return normalise_occurred_at(value)
+    def _occurred_at(cls, value: Any, info: ValidationInfo) -> str:
+        return normalise_occurred_at(value, in_range=not _is_stored(info))
 
     @model_validator(mode="after")
     def _envelope_rules(self) -> EventBase:
@@ -577,6 +668,11 @@ EVENT_TYPE_NAMES: tuple[str, ...] = tuple(cls.__name__ for cls in EVENT_TYPES)
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 
+_PLAIN_STEP = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,39}")
+# What the items of a limited list are called in messages ("at most 100 targets").
+_ITEM_NOUNS = {"removed": "removed keys", "areas": "areas", "names": "names"}
+
+
 def _location(loc: tuple[int | str, ...], event_type: str | None) -> str:
     # Drop the union tag pydantic inserts ("CommitmentMade") and pydantic-internal
     # steps ("function-after[...]") so the path reads like the input: data.targets[0].key
@@ -586,20 +682,53 @@ def _location(loc: tuple[int | str, ...], event_type: str | None) -> str:
             parts.append(f"[{step}]")
         elif step == event_type or step.startswith(("function-", "constrained-")):
             continue
+        elif step == "[key]":
+            parts.append(" (key)")
+        elif not _PLAIN_STEP.fullmatch(step):
+            parts.append(f"[{shown(step, 40)}]")  # a key from the input: quoted, shortened
         else:
             parts.append(("." if parts else "") + step)
     return "".join(parts)
+
+
+def _limit_message(kind: str, error: Any, field: str) -> str | None:
+    """Say which limit a too long (or too short, too large) value broke, and by how much."""
+    ctx = error.get("ctx") or {}
+    value = error.get("input")
+    noun = _ITEM_NOUNS.get(field.rsplit(".", 1)[-1].split("[", 1)[0], "items")
+    if noun == "items" and field:
+        noun = field.rsplit(".", 1)[-1].split("[", 1)[0]
+    if kind == "too_long":
+        length = ctx.get("actual_length") or (len(value) if hasattr(value, "__len__") else None)
+        got = f" (got {length:,})" if isinstance(length, int) else ""
+        return f"at most {ctx['max_length']:,} {noun}{got}"
+    if kind == "too_short":
+        wanted = ctx["min_length"]
+        return f"at least {wanted:,} {noun.removesuffix('s') if wanted == 1 else noun} (got 0)"
+    if kind == "string_too_long":
+        length = len(value.strip()) if isinstance(value, str) else None
+        got = f" (got {length:,})" if length is not None else ""
+        return f"at most {ctx['max_length']:,} characters{got}"
+    if kind == "string_too_short":
+        wanted = ctx["min_length"]
+        return "must not be empty" if wanted == 1 else f"at least {wanted:,} characters"
+    if kind in ("less_than_equal", "greater_than_equal"):
+        bound = "at most" if kind == "less_than_equal" else "at least"
+        return f"{bound} {ctx.get('le', ctx.get('ge'))} (got {shown(value, 40)})"
+    return None
 
 
 def describe_validation_error(exc: ValidationError, raw: Any) -> InvalidEvent:
     """Turn pydantic's report into one line naming the first bad field and why."""
     event_type = raw.get("type") if isinstance(raw, dict) else None
     error = exc.errors(include_url=False)[0]
-    field = _location(tuple(error["loc"]), event_type if isinstance(event_type, str) else None)
+    field = one_line(
+        _location(tuple(error["loc"]), event_type if isinstance(event_type, str) else None)
+    )
     kind = error["type"]
     if kind == "union_tag_invalid":
         return InvalidEvent(
-            f"unknown event type '{event_type}' (known: {', '.join(EVENT_TYPE_NAMES)})",
+            f"unknown event type {shown(event_type)} (known: {', '.join(EVENT_TYPE_NAMES)})",
             field="type",
         )
     if kind == "union_tag_not_found":
@@ -608,12 +737,14 @@ def describe_validation_error(exc: ValidationError, raw: Any) -> InvalidEvent:
         return InvalidEvent("unknown field", field=field or None)
     if kind == "missing":
         return InvalidEvent("required field is missing", field=field or None)
-    message = str(error["msg"])
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
     if kind == "model_type" and not field:
         return InvalidEvent("an event must be a JSON object")
-    return InvalidEvent(message, field=field or None)
+    message = _limit_message(kind, error, field)
+    if message is None:
+        message = str(error["msg"])
+        for prefix in ("Value error, ", "Assertion failed, "):
+            message = message.removeprefix(prefix)
+    return InvalidEvent(one_line(message), field=field or None)
 
 
 def decode_event(raw: Any, *, stored: bool = False) -> Event:
@@ -641,3 +772,86 @@ def references(event: Event) -> set[str]:
         named.update(allocation.commitment for allocation in data.allocations)
     named.discard(event.subject)
     return named
+
+
+# --- trusted decoding of stored events ----------------------------------------------
+#
+# Every stored event was validated when it was written. Reading millions back
+# through full validation would dominate a rebuild, so stored events are built
+# with model_construct by converters compiled once per model from its field
+# annotations. tests/test_events.py holds this equal to full validation.
+
+_Converter = Callable[[Any], Any]
+_CONSTRUCTORS: dict[type[BaseModel], _Converter] = {}
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _converter(annotation: Any) -> _Converter:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _converter(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        options = [a for a in get_args(annotation) if a is not type(None)]
+        inner = _converter(options[0]) if len(options) == 1 else _identity
+        return lambda value: None if value is None else inner(value)
+    if origin is list:
+        item = _converter(get_args(annotation)[0])
+        return lambda value: [item(v) for v in value]
+    if origin is dict:
+        item = _converter(get_args(annotation)[1])
+        return lambda value: {k: item(v) for k, v in value.items()}
+    if annotation is Quantity:
+        build_quantity = _constructor(Quantity)
+        return lambda value: build_quantity(
+            {"amount": Decimal(value["amount"]), "unit": value["unit"]}
+        )
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _constructor(annotation)
+    if annotation is date:
+        return date.fromisoformat
+    if annotation is UUID:
+        return UUID
+    return _identity
+
+
+def _constructor(model: type[BaseModel]) -> _Converter:
+    if model not in _CONSTRUCTORS:
+        fields = model.model_fields
+        converters = {name: _converter(field.annotation) for name, field in fields.items()}
+        # Defaults are immutable or copied per instance (a list default must not be shared).
+        defaults = {name: f.default for name, f in fields.items() if not f.is_required()}
+        mutable = {name for name, value in defaults.items() if isinstance(value, list | dict)}
+        new, set_attr = object.__new__, object.__setattr__
+
+        def build(raw: dict[str, Any]) -> BaseModel:
+            # What model_construct does, without its per-call bookkeeping.
+            values = {k: converters[k](v) for k, v in raw.items()}
+            state = {
+                **defaults,
+                **{k: defaults[k].copy() for k in mutable if k not in values},
+                **values,
+            }
+            instance = new(model)
+            set_attr(instance, "__dict__", state)
+            set_attr(instance, "__pydantic_fields_set__", set(values))
+            set_attr(instance, "__pydantic_extra__", None)
+            set_attr(instance, "__pydantic_private__", None)
+            return instance
+
+        _CONSTRUCTORS[model] = build
+    return _CONSTRUCTORS[model]
+
+
+_BY_TYPE: dict[str, type[EventBase]] = {cls.__name__: cls for cls in EVENT_TYPES}
+
+
+def decode_stored(raw: dict[str, Any]) -> Event:
+    """Build a stored (already validated, current-schema) event without validating it again."""
+    cls = _BY_TYPE.get(raw.get("type", ""))
+    if cls is None:
+        return decode_event(raw, stored=True)
+    built: Event = _constructor(cls)(raw)  # type: ignore[assignment]
+    return built

@@ -21,7 +21,7 @@ import orjson
 import rfc8785
 
 from ledger import upcasting
-from ledger.events import Event, decode_event
+from ledger.events import Event, decode_event, decode_stored
 
 # Event ids derived from content are UUIDv5 in this namespace (uuid5 of the URL
 # below in the URL namespace). Changing it would change every derived id.
@@ -178,20 +178,19 @@ class StoredEvent:
     def event(self) -> Event:
         """The typed event (decoded once, on first use)."""
         if not self._event:
-            self._event.append(
-                decode_event(
-                    {
-                        "type": self.type,
-                        "subject": self.subject,
-                        "occurred_at": self.occurred_at,
-                        "data": upcasting.upcast(self.type, self.schema, self.data),
-                        "sources": self.sources,
-                        "id": self.id,
-                        "recorded_by": self.recorded_by,
-                    },
-                    stored=True,
-                )
-            )
+            raw = {
+                "type": self.type,
+                "subject": self.subject,
+                "occurred_at": self.occurred_at,
+                "data": upcasting.upcast(self.type, self.schema, self.data),
+                "sources": self.sources,
+                "id": self.id,
+                "recorded_by": self.recorded_by,
+            }
+            # Validated when written under the current schema: build it without
+            # validating again. Upcast data is validated, since an upcaster is code.
+            current = self.schema == upcasting.CURRENT_SCHEMA
+            self._event.append(decode_stored(raw) if current else decode_event(raw, stored=True))
         return self._event[0]
 
 

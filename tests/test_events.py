@@ -582,3 +582,33 @@ def test_references_name_every_subject_the_data_refers_to():
     assert references(decode_event(EXAMPLES["ActorRegistered"])) == {"actor/government-kr"}
     assert references(decode_event(EXAMPLES["ProgressReported"])) == {"actor/msit"}
     assert references(decode_event(office())) == set()
+
+
+@pytest.mark.parametrize("source", ["example", "synthetic"])
+def test_stored_events_built_without_validation_equal_validated_ones(make_ledger, tmp_path, source):
+    """decode_stored (used for rows validated on write) builds exactly what validation builds."""
+    import orjson
+
+    from cli.commands_demo import example_lines
+    from ledger.events import decode_stored
+    from ledger.synthetic import synthetic_events
+
+    ledger = make_ledger(str(tmp_path / "l.db"))
+    if source == "example":
+        ledger.import_lines(example_lines())
+    else:
+        ledger.import_lines([orjson.dumps(e) for e in synthetic_events(1500, seed=7)])
+    for stored in ledger.events():
+        raw = {
+            "type": stored.type,
+            "subject": stored.subject,
+            "occurred_at": stored.occurred_at,
+            "data": stored.data,
+            "sources": stored.sources,
+            "id": stored.id,
+            "recorded_by": stored.recorded_by,
+        }
+        validated, built = decode_event(raw, stored=True), decode_stored(raw)
+        assert built == validated
+        assert built.model_dump(mode="json") == validated.model_dump(mode="json")
+        assert type(built.data) is type(validated.data)
