@@ -853,5 +853,5 @@ def decode_stored(raw: dict[str, Any]) -> Event:
     cls = _BY_TYPE.get(raw.get("type", ""))
     if cls is None:
         return decode_event(raw, stored=True)
-    built: Event = _constructor(cls)(raw)  # type: ignore[assignment]
+    built: Event = _constructor(cls)(raw)
     return built
