@@ -154,19 +154,50 @@ def show(env: Env, subject: str, as_of: str | None, known_at: str | None, as_jso
 
 @cli.command()
 @click.argument("subject")
+@click.option(
+    "--diff",
+    "with_diff",
+    is_flag=True,
+    help="Show what each event changed in the projected state (field, before, after), "
+    "in valid-time order.",
+)
+@view_options
 @json_option
 @pass_env
-def history(env: Env, subject: str, as_json: bool) -> None:
+def history(
+    env: Env,
+    subject: str,
+    with_diff: bool,
+    as_of: str | None,
+    known_at: str | None,
+    as_json: bool,
+) -> None:
     """The events of SUBJECT in the order recorded, with sources and recorders.
 
-    Retracted events are listed and marked; nothing is ever removed.
+    Retracted events are listed and marked; nothing is ever removed. With
+    --diff, each event (in valid-time order) with the fields it changed.
 
     \b
     Examples:
-      policy-ledger history commitment/kr-ai-gpus
-      policy-ledger history commitment/kr-ai-gpus --json
+      policy-ledger history commitment/kr-ai-gpus-10000
+      policy-ledger history commitment/kr-ai-gpus-10000 --diff
+      policy-ledger history commitment/kr-ai-gpus-10000 --json
     """
-    events = env.ledger().history(subject)
+    ledger = env.ledger()
+    events = ledger.history(subject)
+    if with_diff:
+        from ledger.audit import history_diff
+
+        steps = history_diff(subject, events, make_view(ledger, as_of, known_at))
+        if as_json:
+            print_json([step.to_json() for step in steps])
+            return
+        for step in steps:
+            mark = "  [retracted]" if step.retracted else ""
+            click.echo(f"v{step.event.version}  {step.event.occurred_at}  {step.event.type}{mark}")
+            for change in step.changes:
+                click.echo(f"    {change.field}: {_shown(change.before)} → {_shown(change.after)}")
+        return
     retracted = {str(e.data["event"]): e for e in events if e.type == "EventRetracted"}
     if as_json:
         print_json(
@@ -263,3 +294,12 @@ def list_(
             [[r["subject"], r["status"], r["by"], r["title"]] for r in rows],
         )
     )
+
+
+def _shown(value: Any) -> str:
+    """A changed value as a reader expects it: a dash for nothing, lists joined."""
+    if value is None or value == {} or value == []:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)

@@ -62,8 +62,13 @@ def changes_between(before: dict[str, Any] | None, after: dict[str, Any] | None)
     return [
         Change(path, old.get(path), new.get(path))
         for path in sorted(set(old) | set(new))
-        if old.get(path) != new.get(path) and path
+        if path and _value(old.get(path)) != _value(new.get(path))
     ]
+
+
+def _value(value: Any) -> Any:
+    # An empty object or list is no value at all: absent and empty do not differ.
+    return None if value in ({}, []) else value
 
 
 # --- history --diff ----------------------------------------------------------------

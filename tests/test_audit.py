@@ -363,3 +363,21 @@ def test_example_ledger_han_pledges_show_up_for_the_acting_president(ledger):
     acts = audit.by_actor(ledger.events(), "actor/han-duck-soo", ledger.view())
     assert sum(1 for a in acts if a.verb == "pledged") == 6
     assert datetime.now(UTC).year >= 2025
+
+
+def test_history_diff_command_shows_fields_before_and_after(tmp_path):
+    db = str(tmp_path / "example.db")
+    runner = CliRunner()
+    runner.invoke(cli, ["--db", db, "init", "--tz", "Asia/Seoul"])
+    example = tmp_path / "example.ndjson"
+    example.write_bytes(b"\n".join(example_lines()))
+    runner.invoke(cli, ["--db", db, "import", str(example)])
+    text = runner.invoke(cli, ["--db", db, "history", "commitment/kr-ai-gpus-10000", "--diff"])
+    assert text.exit_code == 0, text.output
+    assert "targets.gpus.quantity.amount: — → 10000" in text.output
+    assert "assessments" not in text.output  # empty before and after is no change
+    as_json = runner.invoke(
+        cli, ["--db", db, "history", "commitment/kr-ai-gpus-10000", "--diff", "--json"]
+    )
+    steps = __import__("orjson").loads(as_json.output)
+    assert steps[0]["type"] == "CommitmentMade" and steps[0]["changes"]
