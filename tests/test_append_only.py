@@ -102,7 +102,7 @@ def test_replacing_a_stored_event_through_an_insert_fails_on_sqlite(
             "occurred_at, occurred_key, recorded_at, 'mallory', data, sources, leaf_hash, schema "
             "FROM events WHERE position = 1",
             "REPLACE INTO events SELECT 1, 'forged-id', type, subject, version + 5, "
-            "occurred_at, occurred_key, recorded_at, recorded_by, data, sources, leaf_hash "
+            "occurred_at, occurred_key, recorded_at, recorded_by, data, sources, leaf_hash, schema "
             "FROM events WHERE position = 2",
             "INSERT INTO events SELECT position, id, type, subject, version, occurred_at, "
             "occurred_key, recorded_at, recorded_by, '{}', sources, leaf_hash FROM events "
