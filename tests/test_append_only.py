@@ -105,7 +105,7 @@ def test_replacing_a_stored_event_through_an_insert_fails_on_sqlite(
             "occurred_at, occurred_key, recorded_at, recorded_by, data, sources, leaf_hash, schema "
             "FROM events WHERE position = 2",
             "INSERT INTO events SELECT position, id, type, subject, version, occurred_at, "
-            "occurred_key, recorded_at, recorded_by, '{}', sources, leaf_hash FROM events "
+            "occurred_key, recorded_at, recorded_by, '{}', sources, leaf_hash, schema FROM events "
             "WHERE position = 1 ON CONFLICT (position) DO UPDATE SET data = excluded.data",
         ):
             refuse(engine, statement)
@@ -124,7 +124,7 @@ def test_an_upsert_over_a_stored_event_fails_on_postgresql(
         refuse(
             engine,
             "INSERT INTO events SELECT position, id, type, subject, version, occurred_at, "
-            "occurred_key, recorded_at, recorded_by, '{}', sources, leaf_hash FROM events "
+            "occurred_key, recorded_at, recorded_by, '{}', sources, leaf_hash, schema FROM events "
             "WHERE position = 1 ON CONFLICT (position) DO UPDATE SET data = excluded.data",
         )
     finally:
