@@ -44,23 +44,30 @@ def write_atomically(path: str, chunks: Iterator[bytes]) -> None:
 
 @cli.command()
 @click.option(
+    "--origin",
+    metavar="NAME",
+    help="The log's name in its checkpoints, unique to this ledger, e.g. watchdog.example/kr-ai "
+    "(default: a random policy-ledger.local/... name). Set once.",
+)
+@click.option(
     "--tz", metavar="ZONE", help="IANA time zone for bare dates (default UTC), e.g. Asia/Seoul."
 )
 @pass_env
-def init(env: Env, tz: str | None) -> None:
+def init(env: Env, origin: str | None, tz: str | None) -> None:
     """Create the ledger (harmless when it exists).
 
     \b
     Examples:
-      policy-ledger init --tz Asia/Seoul
+      policy-ledger init --tz Asia/Seoul --origin watchdog.example/kr-ai
       policy-ledger --db postgresql+psycopg://postgres@localhost/newsroom init
     """
     if tz is not None:
         load_zone(tz)  # before anything is created: a typo must not leave a file behind
-    ledger = Ledger.init(env.db, tz=tz, user=env.user)
+    ledger = Ledger.init(env.db, tz=tz, origin=origin, user=env.user)
     try:
         click.echo(
-            f"ledger ready at {env.db} (time zone {ledger.tz.key}, {ledger.store.head()} events)"
+            f"ledger ready at {env.db} (time zone {ledger.tz.key}, origin {ledger.origin}, "
+            f"{ledger.store.head()} events)"
         )
     finally:
         ledger.close()

@@ -318,7 +318,15 @@ class Ledger:
 
         incoming = list(read_mirror_lines(lines))
         ids: set[str] = set()
+        previous = ""
         for expected, stored in enumerate(incoming, start=1):
+            if stored.recorded_at < previous:
+                raise InvalidEvent(
+                    f"position {stored.position} is recorded at {stored.recorded_at}, before the "
+                    f"event before it ({previous}): record time cannot go backwards",
+                    line=expected,
+                )
+            previous = stored.recorded_at
             if stored.id in ids:
                 raise InvalidEvent(
                     f"event id {stored.id} appears twice (duplicated event)", line=expected

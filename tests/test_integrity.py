@@ -364,3 +364,50 @@ def test_verify_memory_does_not_grow_with_the_ledger(big_source, make_ledger, tm
     small = _verify_peak(make_ledger, str(tmp_path / "small.db"), lines[:5000])
     large = _verify_peak(make_ledger, str(tmp_path / "large.db"), lines)
     assert large < 1.25 * small, (small, large)
+
+
+def test_verify_catches_a_record_time_that_goes_backwards(example, sqlite_target):
+    example.close()
+    _tamper(
+        sqlite_target,
+        "UPDATE events SET recorded_at = '2001-01-01T00:00:00.000000Z' WHERE position = 30",
+    )
+    report = _verify(sqlite_target)
+    assert (report.intact, report.position) == (False, 30)
+
+
+def test_a_mirror_file_with_a_back_dated_record_time_is_refused(example, make_ledger, tmp_path):
+    lines = [orjson.loads(event_line(e)) for e in example.events()]
+    from ledger.records import canonical_bytes, leaf_hash_of
+
+    lines[-1]["recorded_at"] = "2001-01-01T00:00:00.000000Z"
+    lines[-1]["leaf_hash"] = leaf_hash_of(canonical_bytes(lines[-1]))  # a consistent forgery
+    assert "backwards" in _refused(make_ledger, tmp_path, [orjson.dumps(x) for x in lines])
+
+
+def test_a_checkpoint_signed_under_another_name_than_its_origin_is_refused(example):
+    from ledger.checkpoint import Checkpoint, sign_note
+
+    private, public = generate_key("someone-else.example/log")
+    size, root = integrity.tree_root(example.store)
+    note = sign_note(
+        Checkpoint(origin=example.origin, size=size, root=root).body(), parse_signer(private)
+    )
+    with pytest.raises(LedgerError, match="signed under its origin"):
+        integrity.check_published(example.store, note, parse_verifier(public))
+
+
+def test_asking_for_a_checkpoint_twice_reports_the_first_one(example):
+    first = integrity.make_checkpoint(example.store, example.origin, example.clock())
+    again = integrity.make_checkpoint(example.store, example.origin, example.clock())
+    assert again["recorded_at"] == first["recorded_at"]
+    assert first["first_issued_now"] and not again["first_issued_now"]
+
+
+def test_init_names_the_log_once(tmp_path):
+    runner = CliRunner()
+    db = str(tmp_path / "named.db")
+    named = runner.invoke(cli, ["--db", db, "init", "--origin", "watchdog.example/kr-ai"])
+    assert named.exit_code == 0 and "watchdog.example/kr-ai" in named.output
+    renamed = runner.invoke(cli, ["--db", db, "init", "--origin", "other.example/log"])
+    assert renamed.exit_code == 1 and "origin" in renamed.output

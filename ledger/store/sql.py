@@ -7,6 +7,16 @@ PostgreSQL from a transaction-level advisory lock taken before the head is read.
 Unique (subject, version) and unique id are the backstop: a writer that lost a
 race fails, it never overwrites.
 
+Why SQLite writers retry on their own: `PRAGMA busy_timeout` makes SQLite wait
+for another process's lock, but not always. Where waiting could deadlock (two
+connections switching a rollback-journal file to WAL at once, or one switching
+while another holds the write lock) SQLite answers SQLITE_BUSY at once, busy
+handler or not. So the WAL switch at connect and `BEGIN IMMEDIATE` are retried
+after jittered, doubling pauses; the busy timeout is the time left, so a writer
+waits for the lock `_LOCK_PATIENCE` seconds in all, then fails with a
+StorageError that says so. A process killed while holding the lock loses it
+with its file locks (SQLite) or its connection (PostgreSQL's advisory lock).
+
 Stored events cannot be changed through SQL either: triggers on both databases
 make UPDATE and DELETE of `events` fail (and TRUNCATE on PostgreSQL). SQLite's
 `INSERT OR REPLACE` deletes the row it replaces without firing delete triggers,
@@ -16,7 +26,11 @@ event.
 
 from __future__ import annotations
 
+import logging
 import os
+import random
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -177,19 +191,65 @@ def _sqlite_engine(url: str) -> Engine:
         # Let SQLAlchemy's "begin" hook below issue BEGIN itself, so that
         # writers can ask for BEGIN IMMEDIATE (pysqlite would defer it).
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
         # The timeout first: switching to WAL waits for other processes' locks.
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+        dbapi_connection.execute(f"PRAGMA busy_timeout={int(_LOCK_PATIENCE * 1000)}")
+        _patiently(dbapi_connection, "PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode == "IMMEDIATE":
+            _patiently(connection.connection.driver_connection, "BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+_LOCK_PATIENCE = 60.0  # seconds an SQLite writer waits, in all, for another's lock
+_FIRST_PAUSE = 0.005  # seconds before the first retry; doubles up to _LONGEST_PAUSE
+_LONGEST_PAUSE = 1.0
+_log = logging.getLogger(__name__)
+
+
+class _LockWaitExpired(sqlite3.OperationalError):
+    """SQLite still reported the file busy after `_LOCK_PATIENCE` seconds."""
+
+
+def _patiently(raw: Any, statement: str) -> None:
+    """Run a statement that takes a lock, retrying while SQLite reports SQLITE_BUSY.
+
+    Before each retry the writer sleeps a random part of a pause that doubles
+    from _FIRST_PAUSE to _LONGEST_PAUSE (full jitter: waiting processes do not
+    retry in step); SQLite's busy handler then waits for the time left.
+    """
+    patience = _LOCK_PATIENCE
+    deadline = time.monotonic() + patience
+    pause = _FIRST_PAUSE
+    retries = 0
+    try:
+        while True:
+            try:
+                raw.execute(statement)
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                    raise
+                if time.monotonic() >= deadline:
+                    raise _LockWaitExpired(
+                        f"another process kept the ledger file locked for over {patience:g} s"
+                    ) from None
+            retries += 1
+            nap = min(random.uniform(0, pause), max(deadline - time.monotonic(), 0))
+            _log.debug("SQLite busy on %s; retry %d after %.3f s", statement, retries, nap)
+            time.sleep(nap)
+            pause = min(pause * 2, _LONGEST_PAUSE)
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            raw.execute(f"PRAGMA busy_timeout={max(left_ms, 1)}")
+    finally:
+        if retries:
+            raw.execute(f"PRAGMA busy_timeout={int(patience * 1000)}")
 
 
 class SqlEventStore:
@@ -258,7 +318,7 @@ class SqlEventStore:
             # for a file that is not an SQLite database.
             engine.dispose()
             raise StorageError(
-                f"cannot open {describe_target(target)}: {_first_line(exc)}"
+                f"cannot open {describe_target(target)}: {_storage_reason(exc)}"
             ) from None
         except (LedgerConfigError, StorageError):
             engine.dispose()
@@ -410,7 +470,7 @@ class SqlEventStore:
         except DBAPIError as exc:
             # Anything else the driver refuses (a lock timeout, or on PostgreSQL a
             # NUL character or an over-long value) is reported, not leaked.
-            raise StorageError(f"the database refused the append: {_first_line(exc)}") from None
+            raise StorageError(f"the database refused the append: {_storage_reason(exc)}") from None
         return placed
 
     @staticmethod
@@ -561,22 +621,33 @@ class SqlEventStore:
             )
             return int(count.scalar_one())
 
-    def record_checkpoint(self, size: int, root: str, recorded_at: str, note: str) -> None:
-        """Keep a checkpoint the ledger issued (the first one issued for a size stays)."""
+    def record_checkpoint(
+        self, size: int, root: str, recorded_at: str, note: str
+    ) -> dict[str, Any]:
+        """Keep a checkpoint the ledger issued and return the stored one.
+
+        The first checkpoint issued for a size stays: asking again returns it.
+        """
         with self._writing() as conn:
-            existing = conn.execute(
-                select(checkpoints_table.c.root).where(checkpoints_table.c.size == size)
-            ).first()
+            existing = (
+                conn.execute(select(checkpoints_table).where(checkpoints_table.c.size == size))
+                .mappings()
+                .first()
+            )
             if existing is None:
-                conn.execute(
-                    checkpoints_table.insert().values(
-                        size=size, root=root, recorded_at=recorded_at, note=note
-                    )
-                )
-            elif str(existing[0]) != root:
+                row = {"size": size, "root": root, "recorded_at": recorded_at, "note": note}
+                conn.execute(checkpoints_table.insert().values(**row))
+                return row
+            if str(existing["root"]) != root:
                 raise StorageError(
                     f"a checkpoint of size {size} with another root is stored: run verify"
                 )
+            return {
+                "size": int(existing["size"]),
+                "root": str(existing["root"]),
+                "recorded_at": str(existing["recorded_at"]),
+                "note": str(existing["note"]),
+            }
 
     def checkpoints(self) -> list[dict[str, Any]]:
         """Every stored checkpoint, smallest size first."""
@@ -620,10 +691,11 @@ class _WriteTransaction:
             self.transaction = conn.begin()
             if self.store.dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK_KEY})
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            # sqlite3.Error: BEGIN IMMEDIATE is run on the driver's connection.
             if self.conn is not None:
                 self.conn.close()
-            raise StorageError(f"cannot start a write: {_first_line(exc)}") from None
+            raise StorageError(f"cannot start a write: {_storage_reason(exc)}") from None
         return conn
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -663,6 +735,14 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _storage_reason(exc: BaseException) -> str:
+    """The driver's reason; for a lock that outlasted the wait, what to do about it."""
+    cause = getattr(exc, "orig", None) or exc
+    if isinstance(cause, _LockWaitExpired):
+        return f"{cause}; nothing was written, try again when it has finished"
+    return _first_line(exc)
 
 
 def _row(stored: StoredEvent) -> dict[str, Any]:
