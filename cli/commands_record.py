@@ -15,7 +15,7 @@ import click
 from cli.app import cli
 from cli.context import Env, json_option, pass_env, print_json
 from ledger.errors import InvalidEvent
-from ledger.events import decode_event
+from ledger.events import decode_event, shown
 from ledger.quantities import QuantityError, parse_quantity
 from ledger.records import format_recorded_at
 
@@ -58,8 +58,9 @@ def pairs(values: Sequence[str], flag: str) -> list[tuple[str, str]]:
     out = []
     for value in values:
         key, sep, rest = value.partition("=")
-        if not sep or not key.strip() or not rest.strip():
-            raise InvalidEvent(f"'{value}' is not KEY=VALUE", field=flag)
+        # KEY lands in later messages ("--target KEY"): no line breaks may ride along.
+        if not sep or not key.strip() or not rest.strip() or not key.strip().isprintable():
+            raise InvalidEvent(f"{shown(value)} is not KEY=VALUE", field=flag)
         out.append((key.strip(), rest.strip()))
     return out
 

@@ -27,7 +27,7 @@ from ledger.projections import (
     project_ledger,
 )
 from ledger.projections.state import group_by_subject
-from ledger.quantities import format_amount, is_currency
+from ledger.quantities import exact_arithmetic, format_amount, format_total, is_currency
 from ledger.records import StoredEvent
 
 CLOSED_STATUSES = frozenset({"withdrawn", "superseded", "delivered"})
@@ -175,8 +175,8 @@ class FundingGap:
             "title": self.title,
             "target": self.target,
             "unit": self.unit,
-            "pledged": format_amount(self.pledged),
-            "approved": format_amount(self.approved),
+            "pledged": format_total(self.pledged),
+            "approved": format_total(self.approved),
             "fraction": format_amount(self.fraction.quantize(Decimal("0.0001"))),
         }
 
@@ -185,6 +185,7 @@ def _live(commitment: dict[str, Any]) -> bool:
     return commitment["status"] not in CLOSED_STATUSES
 
 
+@exact_arithmetic
 def unfunded(sections: dict[str, Any], below: Decimal | None = None) -> list[FundingGap]:
     """Live commitments' monetary targets with no approved money (or less than `below` of it).
 

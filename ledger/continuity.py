@@ -39,13 +39,14 @@ from itertools import pairwise
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from ledger.bulk import bulk
 from ledger.errors import NotFound
 from ledger.events import GOVERNING_CAPACITIES, subject_kind
 from ledger.projections.budgets import latest_allocations
 from ledger.projections.commitments import TargetState, fold_commitment
 from ledger.projections.common import View, live_events
 from ledger.projections.offices import OfficeState, Tenure, fold_office
-from ledger.quantities import format_amount
+from ledger.quantities import exact_arithmetic, format_amount, format_total
 from ledger.records import StoredEvent, instant_key, occurred_instant
 
 __all__ = [
@@ -399,8 +400,8 @@ class Cohort:
             "fates": self.fates(),
             "funding": {
                 unit: {
-                    "appropriated": format_amount(self.appropriated.get(unit, Decimal(0))),
-                    "pledged": format_amount(self.pledged.get(unit, Decimal(0))),
+                    "appropriated": format_total(self.appropriated.get(unit, Decimal(0))),
+                    "pledged": format_total(self.pledged.get(unit, Decimal(0))),
                 }
                 for unit in units
             },
@@ -544,6 +545,8 @@ class ContinuityReport:
         }
 
 
+@bulk
+@exact_arithmetic
 def continuity_report(
     events: Iterable[StoredEvent] | Mapping[str, Sequence[StoredEvent]],
     view: View,

@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from ledger.errors import InvalidEvent
-from ledger.quantities import Quantity
+from ledger.quantities import Quantity, format_amount
 
 SLUG_PATTERN = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 SUBJECT_KINDS = ("actor", "office", "commitment", "budget")
@@ -56,10 +56,14 @@ def shown(value: Any, limit: int = 60) -> str:
 
 
 def one_line(message: str) -> str:
-    """An error message that prints as one line, whatever input it echoes."""
+    """An error message that prints as one line, whatever input it echoes.
+
+    Line breaks and control characters are escaped, and so are format characters
+    such as U+202E, which would otherwise reorder the message on a terminal.
+    """
     return "".join(
         ch.encode("unicode_escape").decode("ascii")
-        if unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
         else ch
         for ch in message
     )
@@ -289,13 +293,28 @@ class Target(Frozen):
     due: IsoDate | None = None
 
     @model_validator(mode="after")
-    def _units_agree(self) -> Target:
+    def _units_agree(self, info: ValidationInfo) -> Target:
         if self.baseline is not None and self.baseline.unit != self.quantity.unit:
             raise ValueError(
                 f"baseline unit {self.baseline.unit} differs from quantity unit "
                 f"{self.quantity.unit}"
             )
+        if not _is_stored(info):
+            _check_reachable(self.quantity, self.baseline)
         return self
+
+
+def _check_reachable(quantity: Quantity, baseline: Quantity | None) -> None:
+    # A target is reached when the achieved level gets to its quantity: upwards,
+    # or downwards from a baseline above it. One of zero or less with no baseline
+    # above would count as delivered on the first report of anything.
+    if quantity.amount > 0 or (baseline is not None and baseline.amount > quantity.amount):
+        return
+    raise ValueError(
+        f"a target quantity of {format_amount(quantity.amount)} {quantity.unit} is reached by "
+        "any progress: it must be above zero, or below the baseline for a reduction "
+        "(baseline 200, quantity 0)"
+    )
 
 
 class TargetChange(Frozen):
@@ -308,7 +327,7 @@ class TargetChange(Frozen):
     due: IsoDate | None = None
 
     @model_validator(mode="after")
-    def _units_agree(self) -> TargetChange:
+    def _units_agree(self, info: ValidationInfo) -> TargetChange:
         if (
             self.quantity is not None
             and self.baseline is not None
@@ -318,6 +337,9 @@ class TargetChange(Frozen):
                 f"baseline unit {self.baseline.unit} differs from quantity unit "
                 f"{self.quantity.unit}"
             )
+        if self.quantity is not None and self.baseline is not None and not _is_stored(info):
+            # Without a baseline here the target keeps its own: the rules judge that case.
+            _check_reachable(self.quantity, self.baseline)
         return self
 
 
@@ -388,6 +410,16 @@ class ProgressReportedData(Frozen):
     target: Slug
     achieved: Quantity
     by: ActorRef | None = None
+
+    @field_validator("achieved")
+    @classmethod
+    def _not_below_zero(cls, achieved: Quantity, info: ValidationInfo) -> Quantity:
+        if achieved.amount < 0 and not _is_stored(info):
+            raise ValueError(
+                f"the level reached cannot be below zero (got {format_amount(achieved.amount)} "
+                f"{achieved.unit})"
+            )
+        return achieved
 
 
 class AssessmentRecordedData(Frozen):
@@ -714,7 +746,8 @@ def _limit_message(kind: str, error: Any, field: str) -> str | None:
         return "must not be empty" if wanted == 1 else f"at least {wanted:,} characters"
     if kind in ("less_than_equal", "greater_than_equal"):
         bound = "at most" if kind == "less_than_equal" else "at least"
-        return f"{bound} {ctx.get('le', ctx.get('ge'))} (got {shown(value, 40)})"
+        number = str(value) if isinstance(value, int) else shown(value, 40)
+        return f"{bound} {ctx.get('le', ctx.get('ge'))} (got {number})"
     return None
 
 
@@ -763,9 +796,12 @@ def decode_event(raw: Any, *, stored: bool = False) -> Event:
 def references(event: Event) -> set[str]:
     """The subjects an event's data names (actors, commitments), other than its own."""
     data = event.data
+    fields = (
+        data.__dict__
+    )  # a missing attribute costs pydantic an exception; a dict lookup does not
     named: set[str] = set()
     for attribute in ("by", "holder", "body", "assessor", "parent", "successor"):
-        value = getattr(data, attribute, None)
+        value = fields.get(attribute)
         if isinstance(value, str):
             named.add(value)
     if isinstance(data, AppropriationRecordedData):

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from ledger.bulk import bulk
 from ledger.continuity import continuity_report
 from ledger.merkle import root_of
 from ledger.projections import View, project_ledger
@@ -26,6 +27,7 @@ def _recorded_by(events: Iterable[StoredEvent], view: View) -> Iterator[StoredEv
         yield stored
 
 
+@bulk
 def export_document(
     events: Iterable[StoredEvent], view: View, sections: dict[str, Any] | None = None
 ) -> dict[str, Any]:

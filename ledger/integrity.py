@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from ledger import upcasting
+from ledger.bulk import bulk
 from ledger.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -255,6 +256,7 @@ class _Stack:
         return digest
 
 
+@bulk
 def verify_ledger(
     store: SqlEventStore, progress: Progress | None = None, batch: int = 2000
 ) -> VerifyReport:

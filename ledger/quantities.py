@@ -23,8 +23,10 @@ What the reader accepts, in brief:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from collections.abc import Callable
 from decimal import (
     Context,
     Decimal,
@@ -36,9 +38,12 @@ from decimal import (
     Rounded,
     localcontext,
 )
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ConfigDict, field_serializer, model_validator
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 MAX_DIGITS = 40
 """Most significant digits, integer digits and fraction digits an amount may have."""
@@ -49,6 +54,12 @@ _MAX_EXPONENT_DIGITS = 3  # "1E+999" is the largest exponent even looked at
 
 # Arithmetic on amounts must be exact: any rounding means an absurd input, so trap it.
 _EXACT = Context(prec=60, traps=[InvalidOperation, DivisionByZero, Overflow, Inexact, Rounded])
+
+AMOUNT_CONTEXT = Context(prec=4 * MAX_DIGITS, traps=[InvalidOperation, DivisionByZero, Overflow])
+"""Where arithmetic on stored amounts is exact. Python's default context keeps 28 digits and
+rounds quietly (10**39 + 1 == 10**39 there). An amount spans at most 80 digits, 40 on either
+side of the point, so in 160 digits sums and differences never round; quotients do, far
+beyond any digit a report shows."""
 
 # ISO 4217 codes recognised inside amount text ("USD 1.26 billion", "5 eur"). Kept short on
 # purpose: many codes are also English words (ALL, CUP, TOP) that would misread free units.
@@ -186,6 +197,28 @@ def normalize_unit(unit: str) -> str:
 def format_amount(value: Decimal) -> str:
     """Render the canonical stored form: plain decimal, no exponent, grouping or trailing zeros."""
     _check_bounds(value, str(value))
+    return _plain(value)
+
+
+def format_total(value: Decimal) -> str:
+    """Render a derived sum like format_amount, without the MAX_DIGITS limit of one amount."""
+    if not value.is_finite():
+        raise _cannot_read(str(value), "not a finite number")
+    return _plain(value)
+
+
+def exact_arithmetic(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run `func` in AMOUNT_CONTEXT, so the sums it makes of amounts are never rounded."""
+
+    @functools.wraps(func)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with localcontext(AMOUNT_CONTEXT):
+            return func(*args, **kwargs)
+
+    return run
+
+
+def _plain(value: Decimal) -> str:
     if value.is_zero():
         return "0"  # also turns "-0" and "0E+5" into plain "0"
     text = f"{value:f}"  # plain notation with the value's own digits, no rounding

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ledger.bulk import bulk
 from ledger.events import subject_kind
 from ledger.projections import (
     ActorState,
@@ -170,6 +171,7 @@ class _Tracked:
             yield stored
 
 
+@bulk
 def rebuild(store: SqlEventStore, models: ReadModels, tz: ZoneInfo) -> int:
     """Drop every read-model row and replay the whole log; returns the position reached."""
     expected = models.position()
@@ -181,6 +183,7 @@ def rebuild(store: SqlEventStore, models: ReadModels, tz: ZoneInfo) -> int:
     return stream.last
 
 
+@bulk
 def catch_up(store: SqlEventStore, models: ReadModels, tz: ZoneInfo) -> int:
     """Apply the events after the tracked position; returns how many were applied."""
     tracked = models.position()
@@ -263,6 +266,7 @@ def judged(sections: dict[str, dict[str, Any]], judged_on: date) -> dict[str, di
     return sections
 
 
+@bulk
 def state_sections(
     store: SqlEventStore, models: ReadModels, view: View
 ) -> dict[str, dict[str, Any]]:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
+from ledger.bulk import bulk
 from ledger.errors import (
     DuplicateEventConflict,
     InvalidEvent,
@@ -133,7 +134,12 @@ class Ledger:
     @classmethod
     def open(cls, target: str, *, clock: Clock = utc_now, user: str = "unknown") -> Ledger:
         """Open an existing ledger at a path or URL."""
-        return cls(SqlEventStore.open(target), clock=clock, user=user)
+        store = SqlEventStore.open(target)
+        try:
+            return cls(store, clock=clock, user=user)
+        except BaseException:
+            store.close()  # a refused recorder name must not leave a connection open
+            raise
 
     @classmethod
     def init(
@@ -179,6 +185,7 @@ class Ledger:
             candidates.append(Candidate(number, event, event.recorded_by or self.user))
         return candidates
 
+    @bulk
     def import_lines(self, lines: Iterable[bytes | str]) -> AppendResult:
         """Append NDJSON events: all of them or, on any error, none."""
         return self.append(self.decode_lines(lines))
@@ -187,6 +194,7 @@ class Ledger:
         """Append one event built by a caller (the recording commands)."""
         return self.append([Candidate(1, event, event.recorded_by or self.user)])
 
+    @bulk
     def append(self, candidates: Sequence[Candidate]) -> AppendResult:
         """Check a batch against the ledger and the rules, then append it in one transaction."""
         fresh, skipped = self._new_only(candidates)
@@ -307,6 +315,7 @@ class Ledger:
         )
         return RuleViolation(reason, line=line_of[first.id])
 
+    @bulk
     def import_mirror(self, lines: Iterable[bytes | str]) -> AppendResult:
         """Load another ledger's export-events output verbatim (ids, versions, times, positions).
 

@@ -15,7 +15,7 @@ from typing import Any
 from ledger.events import Allocation, AppropriationRecorded
 from ledger.projections.commitments import CommitmentState
 from ledger.projections.common import HistoryError
-from ledger.quantities import format_amount
+from ledger.quantities import exact_arithmetic, format_amount, format_total
 from ledger.records import StoredEvent
 
 # The funding phase each recorded phase counts towards: an adjusted line
@@ -54,6 +54,7 @@ class BudgetState:
         }
 
 
+@exact_arithmetic
 def fold_budget(
     events: Sequence[StoredEvent], check_allocation: AllocationCheck | None = None
 ) -> BudgetState | None:
@@ -91,7 +92,7 @@ def fold_budget(
         if abs(total) > abs(line):
             raise HistoryError(
                 stored,
-                f"allocations add up to {format_amount(total)} {unit}, "
+                f"allocations add up to {format_total(total)} {unit}, "
                 f"{'more than' if line >= 0 else 'beyond'} the line's "
                 f"{format_amount(line)} {unit}",
                 "data.allocations",
@@ -113,6 +114,7 @@ def fold_budget(
     return state
 
 
+@exact_arithmetic
 def latest_allocations(
     budget_events: Iterable[Sequence[StoredEvent]],
 ) -> dict[tuple[str, str | None, str], dict[str, Decimal]]:
@@ -140,6 +142,7 @@ def latest_allocations(
     return funded
 
 
+@exact_arithmetic
 def apply_funding(
     commitments: dict[str, CommitmentState],
     funded: dict[tuple[str, str | None, str], dict[str, Decimal]],

@@ -19,7 +19,7 @@ from ledger.events import (
     Target,
 )
 from ledger.projections.common import HistoryError
-from ledger.quantities import Quantity, format_amount
+from ledger.quantities import Quantity, format_amount, format_total
 from ledger.records import StoredEvent
 
 FUNDING_PHASES = ("proposed", "approved", "executed")
@@ -73,7 +73,7 @@ class TargetState:
             "baseline": self.baseline.model_dump(mode="json") if self.baseline else None,
             "due": self.due.isoformat() if self.due else None,
             "achieved": format_amount(self.achieved) if self.achieved is not None else None,
-            "funded": {p: format_amount(self.funded.get(p, Decimal(0))) for p in FUNDING_PHASES},
+            "funded": {p: format_total(self.funded.get(p, Decimal(0))) for p in FUNDING_PHASES},
         }
 
 
@@ -143,7 +143,7 @@ class CommitmentState:
             "due": self.due.isoformat() if self.due else None,
             "targets": {k: self.targets[k].to_json() for k in sorted(self.targets)},
             "funded": {
-                unit: {p: format_amount(phases.get(p, Decimal(0))) for p in FUNDING_PHASES}
+                unit: {p: format_total(phases.get(p, Decimal(0))) for p in FUNDING_PHASES}
                 for unit, phases in sorted(self.funded.items())
             },
             "assessments": {k: self.assessments[k] for k in sorted(self.assessments)},
