@@ -498,28 +498,21 @@ def _settle_origin(store: SqlEventStore, origin: str | None) -> None:
     """Name the log once: checkpoints carry the origin, and verifiers tell logs apart by it."""
     from ledger.checkpoint import CheckpointError, check_key_name
 
-    current = store.setting(ORIGIN_SETTING)
     if origin is not None:
         try:
             check_key_name(origin)
         except CheckpointError as exc:
             raise LedgerConfigError(f"--origin: {exc}") from None
-        if current is not None and current != origin:
-            raise LedgerConfigError(
-                f"the ledger's origin is {current}; checkpoints already name it"
-            )
-    if current is None:
-        store.put_setting(ORIGIN_SETTING, origin or f"policy-ledger.local/{uuid.uuid4().hex[:12]}")
+    wanted = origin or f"policy-ledger.local/{uuid.uuid4().hex[:12]}"
+    current = store.setting_once(ORIGIN_SETTING, wanted)
+    if origin is not None and current != origin:
+        raise LedgerConfigError(f"the ledger's origin is {current}; checkpoints already name it")
 
 
 def _settle_zone(store: SqlEventStore, tz: str | None) -> None:
     """Set the time zone once; changing it under stored events would move every bare date."""
-    current = store.setting(TZ_SETTING)
-    if tz is None:
-        if current is None:
-            store.put_setting(TZ_SETTING, "UTC")
-        return
-    if current == tz:
+    current = store.setting_once(TZ_SETTING, tz or "UTC")
+    if tz is None or current == tz:
         return
     if current is not None and store.head() > 0:
         raise LedgerConfigError(

@@ -61,3 +61,21 @@ def test_begin_tenure_offers_no_reason_flag():
     result = CliRunner().invoke(cli, ["begin-tenure", "--help"])
     assert "--reason" not in result.output
     assert "--reason" in CliRunner().invoke(cli, ["end-tenure", "--help"]).output
+
+
+def test_concurrent_inits_agree_on_one_origin(tmp_path):
+    """Eight processes running init at once all report the origin that stands."""
+    import subprocess
+    import sys
+
+    db = str(tmp_path / "race.db")
+    code = "import sys; from ledger.service import Ledger; l = Ledger.init(sys.argv[1]); print(l.origin); l.close()"
+    runs = [
+        subprocess.Popen([sys.executable, "-c", code, db], stdout=subprocess.PIPE, text=True)
+        for _ in range(8)
+    ]
+    origins = {run.communicate(timeout=120)[0].strip() for run in runs}
+    assert all(run.returncode == 0 for run in runs)
+    standing = Ledger.open(db)
+    assert origins == {standing.origin}
+    standing.close()

@@ -408,6 +408,21 @@ class SqlEventStore:
             conn.execute(settings_table.delete().where(settings_table.c.key == key))
             conn.execute(settings_table.insert().values(key=key, value=value))
 
+    def setting_once(self, key: str, value: str) -> str:
+        """Set a setting unless it is set, under the write lock; return the value that stands.
+
+        Two processes running `init` at once must agree on one value, not
+        each report their own while the last write wins.
+        """
+        with self._writing() as conn:
+            row = conn.execute(
+                select(settings_table.c.value).where(settings_table.c.key == key)
+            ).first()
+            if row is not None:
+                return str(row[0])
+            conn.execute(settings_table.insert().values(key=key, value=value))
+            return value
+
     # --- writing -------------------------------------------------------------
 
     def append(
