@@ -128,7 +128,9 @@ settings_table = Table(
     Column("value", Text, nullable=False),
 )
 
-_APPEND_LOCK_KEY = 7_305_119_201  # arbitrary constant naming the append lock
+# The append lock is per ledger: the schema's name, hashed, so ledgers in other
+# schemas of the same database do not queue behind each other.
+_APPEND_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('policy-ledger append ' || current_schema(), 0))"
 
 _SQLITE_TRIGGERS = [
     "CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events "
@@ -705,7 +707,7 @@ class _WriteTransaction:
             self.conn = conn
             self.transaction = conn.begin()
             if self.store.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK_KEY})
+                conn.execute(text(_APPEND_LOCK))
         except (SQLAlchemyError, sqlite3.Error) as exc:
             # sqlite3.Error: BEGIN IMMEDIATE is run on the driver's connection.
             if self.conn is not None:
