@@ -81,7 +81,9 @@ class LedgerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except LedgerError as exc:
-            raise click.ClickException(str(exc)) from None
+            # One line, whatever the message echoes back (a value with a line break in it).
+            message = str(exc).replace("\r", "\\r").replace("\n", "\\n")
+            raise click.ClickException(message) from None
         finally:
             if isinstance(ctx.obj, Env):
                 ctx.obj.close()

@@ -47,7 +47,7 @@ def _print_cohort(heading: str, cohort: dict[str, Any]) -> None:
 @click.option(
     "--horizon",
     "horizon_days",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=36_500),  # a century; beyond it t + horizon overflows
     default=365,
     show_default=True,
     metavar="DAYS",

@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +31,8 @@ from ledger.quantities import exact_arithmetic, format_amount, format_total, is_
 from ledger.records import StoredEvent
 
 CLOSED_STATUSES = frozenset({"withdrawn", "superseded", "delivered"})
+# Differences of two 40-digit amounts need 81 digits; ratios are rounded to 4 places after.
+_WIDE = Context(prec=120)
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -343,13 +345,17 @@ class Revision:
 
     @property
     def absolute(self) -> Decimal:
-        """after − before (a removed target goes to 0, a new one comes from 0)."""
-        return (self.after or Decimal(0)) - (self.before or Decimal(0))
+        """after − before (a removed target goes to 0, a new one comes from 0), exactly."""
+        with localcontext(_WIDE):
+            return (self.after or Decimal(0)) - (self.before or Decimal(0))
 
     @property
     def relative(self) -> Decimal | None:
         """The change as a fraction of before; None for a new target."""
-        return self.absolute / self.before if self.before else None
+        if not self.before:
+            return None
+        with localcontext(_WIDE):
+            return self.absolute / self.before
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form; relative to four places."""
@@ -365,11 +371,14 @@ class Revision:
             "unit": self.unit,
             "before": format_amount(self.before) if self.before is not None else None,
             "after": format_amount(self.after) if self.after is not None else None,
-            "absolute": format_amount(self.absolute),
-            "relative": format_amount(relative.quantize(Decimal("0.0001")))
-            if relative is not None
-            else None,
+            "absolute": format_total(self.absolute),
+            "relative": _four_places(relative) if relative is not None else None,
         }
+
+
+def _four_places(value: Decimal) -> str:
+    with localcontext(_WIDE):
+        return format_total(value.quantize(Decimal("0.0001")))
 
 
 def administration_at(state: LedgerState, actor: str, key: str) -> str | None:

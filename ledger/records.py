@@ -104,7 +104,9 @@ def derive_event_id(content: dict[str, Any]) -> str:
 
 def format_recorded_at(moment: datetime) -> str:
     """Transaction time as RFC 3339 UTC with microseconds and `Z`."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    # Four-digit years always (strftime writes year 999 as "999"): these strings are sort keys.
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
 
 
 def occurred_instant(occurred_at: str, tz: ZoneInfo) -> datetime:

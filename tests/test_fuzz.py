@@ -787,10 +787,6 @@ def test_every_recording_command_with_hostile_flags_records_one_event_or_nothing
         assert len(added) <= 1, shlex.join(args)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/app.py prints LedgerError messages as they are; service echoes a --tz raw",
-)
 def test_an_error_echoing_a_line_break_is_still_one_line(tmp_path: Path) -> None:
     result = run(tmp_path / "ledger.db", "init", "--tz", "Asia/Seoul\nrm -rf /")
     one_error_line(result, exit_code=1)

@@ -130,7 +130,9 @@ settings_table = Table(
 
 # The append lock is per ledger: the schema's name, hashed, so ledgers in other
 # schemas of the same database do not queue behind each other.
-_APPEND_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('policy-ledger append ' || current_schema(), 0))"
+_APPEND_LOCK = (
+    "SELECT pg_advisory_xact_lock(hashtextextended('policy-ledger append ' || current_schema(), 0))"
+)
 
 _SQLITE_TRIGGERS = [
     "CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events "
