@@ -554,3 +554,61 @@ def test_report_command_rejects_a_bad_clock_and_a_malformed_checkpoint(
     result = run("report", "-o", str(tmp_path / "site"), "--checkpoint", str(bad))
     assert result.exit_code == 1
     assert result.output.startswith("Error: ")
+
+
+def test_a_report_of_sums_past_forty_digits_renders_them_exactly(ledger, tmp_path):
+    """Two budget lines each allocating a 40-digit amount: the funding sum has 41 digits."""
+    from ledger.export import export_document
+    from ledger.report import render_report
+    from tests.builders import ev
+    from tests.builders import lines as as_lines
+
+    nines = "9" * 40
+    money = {"amount": nines, "unit": "KRW"}
+    events = [
+        ev("ActorRegistered", "actor/han", "2020-01-01", {"name": "Han", "kind": "person"}),
+        ev(
+            "ActorRegistered",
+            "actor/assembly",
+            "2020-01-01",
+            {"name": "Assembly", "kind": "legislature"},
+        ),
+        ev(
+            "CommitmentMade",
+            "commitment/huge",
+            "2025-04-24",
+            {
+                "by": "actor/han",
+                "capacity": "head-of-government",
+                "title": "Huge",
+                "areas": ["ai"],
+                "targets": [{"key": "money", "quantity": money}],
+            },
+        ),
+    ]
+    for line in ("a", "b"):
+        events.append(
+            ev(
+                "AppropriationRecorded",
+                f"budget/{line}",
+                "2025-05-01",
+                {
+                    "body": "actor/assembly",
+                    "fiscal_year": 2025,
+                    "phase": "approved",
+                    "instrument": "main",
+                    "quantity": money,
+                    "allocations": [
+                        {"commitment": "commitment/huge", "target": "money", "quantity": money}
+                    ],
+                },
+            )
+        )
+    ledger.import_lines(as_lines(*events))
+    view = ledger.view()
+    render_report(list(ledger.events()), view, tmp_path / "site")
+    funded = export_document(ledger.events(), view)["commitments"]["commitment/huge"]["targets"][
+        "money"
+    ]
+    assert funded["funded"]["approved"] == str(2 * int(nines))
+    assert (tmp_path / "site" / "index.html").exists()

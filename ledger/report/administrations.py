@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from ledger.continuity import CAMPAIGN_CAPACITIES
 from ledger.events import GOVERNING_CAPACITIES, subject_slug
+from ledger.quantities import exact_arithmetic
 from ledger.records import occurred_instant
 
 RUNNING_KINDS = ("head-of-state", "head-of-government")
@@ -156,5 +157,6 @@ def add_money(administration: Administration, commitment: Mapping[str, Any]) -> 
             _add(administration.appropriated, unit, approved)
 
 
+@exact_arithmetic
 def _add(totals: dict[str, Decimal], unit: str, amount: Decimal) -> None:
     totals[unit] = totals.get(unit, Decimal(0)) + amount

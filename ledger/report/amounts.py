@@ -6,12 +6,12 @@ reading aid, so it may round (and says so with "≈"), the exact one never does.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from fractions import Fraction
 
 from markupsafe import Markup, escape
 
-from ledger.quantities import format_amount
+from ledger.quantities import format_total
 
 EOK = Decimal(10) ** 8  # 억, a hundred million
 JO = Decimal(10) ** 12  # 조, a trillion
@@ -20,12 +20,12 @@ HUMAN_PLACES = Decimal("0.01")
 
 def grouped(amount: Decimal) -> str:
     """The amount with thousands separators and no trailing zeros: 10,000 or 1.5."""
-    return f"{Decimal(format_amount(amount)):,f}"
+    return f"{Decimal(format_total(amount)):,f}"
 
 
 def exact_amount(amount: Decimal, unit: str) -> str:
     """The stored form: "1800000000000 KRW"."""
-    return f"{format_amount(amount)} {unit}"
+    return f"{format_total(amount)} {unit}"
 
 
 def uses_korean_units(amount: Decimal, unit: str) -> bool:
@@ -38,8 +38,9 @@ def human_amount(amount: Decimal, unit: str) -> str:
     if not uses_korean_units(amount, unit):
         return f"{grouped(amount)} {unit}"
     scale, word = (JO, "조") if abs(amount) >= JO else (EOK, "억")
-    scaled = amount / scale
-    shown = scaled.quantize(HUMAN_PLACES, ROUND_HALF_EVEN)
+    with localcontext(Context(prec=120)):  # a 40-digit amount (or a sum of them) in 조 to 0.01
+        scaled = amount / scale
+        shown = scaled.quantize(HUMAN_PLACES, ROUND_HALF_EVEN)
     approximate = "" if shown == scaled else "≈"
     return f"{approximate}{grouped(shown)}{word} 원"
 
@@ -69,7 +70,7 @@ def percent(share: Fraction | Decimal) -> str:
     if isinstance(share, Fraction):
         share = Decimal(share.numerator) / Decimal(share.denominator)
     shown = (share * 100).quantize(HUMAN_PLACES, ROUND_HALF_EVEN)
-    return f"{format_amount(shown)}%"
+    return f"{format_total(shown)}%"
 
 
 def hangul_share(text: str) -> tuple[int, int]:
