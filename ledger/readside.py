@@ -227,15 +227,15 @@ def _refold(store: SqlEventStore, subjects: set[str], tz: ZoneInfo) -> Rows:
         if subject_kind(e.subject) == "budget"
     }
     line_events = [e for history in store.read_subjects(funding_lines).values() for e in history]
+    # Which lines fund which commitment, found once (not one scan of every line per commitment).
+    lines_of: dict[str, set[str]] = {}
+    for stored in line_events:
+        for allocation in stored.data.get("allocations", []):
+            lines_of.setdefault(allocation.get("commitment", ""), set()).add(stored.subject)
     for subject, history in histories.items():
         kind = subject_kind(subject)
         if kind == "commitment":
-            allocating = [
-                e
-                for e in line_events
-                if any(a.get("commitment") == subject for a in e.data.get("allocations", []))
-            ]
-            lines = {e.subject for e in allocating}
+            lines = lines_of.get(subject, set())
             commitment = project_commitment(
                 history, [e for e in line_events if e.subject in lines], view
             )

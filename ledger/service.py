@@ -422,7 +422,7 @@ class Ledger:
                 if subject_kind(e.subject) == "budget"
             }
         )
-        line_events = [e for line in lines for e in self.store.read_subject(line)]
+        line_events = [e for history in self.store.read_subjects(lines).values() for e in history]
         state = project_commitment(history, line_events, view)
         if state is None:
             raise NotFound(f"{subject} has no visible CommitmentMade in this view")

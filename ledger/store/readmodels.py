@@ -30,7 +30,7 @@ from sqlalchemy import (
     select,
 )
 
-from ledger.store.sql import Position, SqlEventStore
+from ledger.store.sql import Position, SqlEventStore, chunks
 
 readmodel_metadata = MetaData()
 
@@ -186,7 +186,7 @@ class ReadModels:
                 if full:
                     conn.execute(delete(table))
                 else:
-                    for chunk in _chunks(sorted(rows.subjects), 500):
+                    for chunk in chunks(sorted(rows.subjects), 500):
                         conn.execute(delete(table).where(table.c[column].in_(chunk)))
             for name, table_rows in rows.tables.items():
                 for start in range(0, len(table_rows), 5000):
@@ -207,10 +207,10 @@ class ReadModels:
         wanted = None if subjects is None else sorted(set(subjects))
         out: dict[str, dict[str, Any]] = {}
         with self.store.engine.connect() as conn:
-            chunks: Iterable[Sequence[str] | None] = (
-                [None] if wanted is None else _chunks(wanted, 500)
+            batches: Iterable[Sequence[str] | None] = (
+                [None] if wanted is None else chunks(wanted, 500)
             )
-            for chunk in chunks:
+            for chunk in batches:
                 selected = query if chunk is None else query.where(table.c.subject.in_(chunk))
                 for row in conn.execute(selected).mappings():
                     out[str(row["subject"])] = _with_status_inputs(name, row)
@@ -232,8 +232,3 @@ def _with_status_inputs(section: str, row: RowMapping) -> dict[str, Any]:
 def _tracked(conn: Connection) -> int:
     row = conn.execute(select(tracking.c.position).where(tracking.c.name == TRACKER)).first()
     return 0 if row is None else int(row[0])
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

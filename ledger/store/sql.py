@@ -502,7 +502,7 @@ class SqlEventStore:
     def _check_versions(self, conn: Connection, expected: Mapping[str, int]) -> None:
         subjects = sorted(expected)
         current: dict[str, int] = {}
-        for chunk in _chunks(subjects, 500):
+        for chunk in chunks(subjects, 500):
             rows = conn.execute(
                 select(events_table.c.subject, func.max(events_table.c.version))
                 .where(events_table.c.subject.in_(chunk))
@@ -534,7 +534,7 @@ class SqlEventStore:
         wanted = sorted(set(subjects))
         found: dict[str, list[StoredEvent]] = {subject: [] for subject in wanted}
         with self.engine.connect() as conn:
-            for chunk in _chunks(wanted, 500):
+            for chunk in chunks(wanted, 500):
                 query = (
                     select(events_table)
                     .where(events_table.c.subject.in_(chunk))
@@ -574,7 +574,7 @@ class SqlEventStore:
         """Current version per subject that has events."""
         result: dict[str, int] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(sorted(set(subjects)), 500):
+            for chunk in chunks(sorted(set(subjects)), 500):
                 rows = conn.execute(
                     select(events_table.c.subject, func.max(events_table.c.version))
                     .where(events_table.c.subject.in_(chunk))
@@ -587,7 +587,7 @@ class SqlEventStore:
         """Stored events by id."""
         found: dict[str, StoredEvent] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(sorted(set(event_ids)), 500):
+            for chunk in chunks(sorted(set(event_ids)), 500):
                 rows = conn.execute(select(events_table).where(events_table.c.id.in_(chunk)))
                 for row in rows.mappings():
                     stored = _event(row)
@@ -598,7 +598,7 @@ class SqlEventStore:
         """Events whose data names one of the subjects, in position order."""
         found: dict[int, StoredEvent] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(sorted(set(subjects)), 500):
+            for chunk in chunks(sorted(set(subjects)), 500):
                 positions = select(refs_table.c.position).where(refs_table.c.ref.in_(chunk))
                 rows = conn.execute(
                     select(events_table).where(events_table.c.position.in_(positions))
@@ -747,7 +747,8 @@ def _required_versions(
     return required
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    """Slices of at most `size` items (SQL IN lists stay under the drivers' limits)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
