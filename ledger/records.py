@@ -102,6 +102,78 @@ def derive_event_id(content: dict[str, Any]) -> str:
     return str(uuid.uuid5(EVENT_ID_NAMESPACE, canonical_json(content).decode("utf-8")))
 
 
+# Canonical bytes by concatenation. Every key of the envelope is ASCII, so
+# RFC 8785's order is plain byte order and fixed; orjson writes any string as
+# RFC 8785 does (checked for every code point in tests/test_canonical.py). So
+# with `data` and `sources` already canonical, the envelope's canonical bytes
+# are a join of fragments: no walk over the data, no second serialisation.
+_text = orjson.dumps
+
+
+def content_body(
+    *, type: str, subject: str, occurred_at: str, data_json: bytes, sources_json: bytes
+) -> bytes:
+    """canonical_json(event_content(...)) from the canonical data and sources."""
+    return b"".join(
+        (
+            b'{"data":',
+            data_json,
+            b',"occurred_at":',
+            _text(occurred_at),
+            b',"sources":',
+            sources_json,
+            b',"subject":',
+            _text(subject),
+            b',"type":',
+            _text(type),
+            b"}",
+        )
+    )
+
+
+def event_id_of(content_bytes: bytes) -> str:
+    """The derived id of an event from its content's canonical bytes."""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, content_bytes.decode("utf-8")))
+
+
+def leaf_body(
+    *,
+    id: str,
+    type: str,
+    subject: str,
+    version: int,
+    occurred_at: str,
+    recorded_at: str,
+    recorded_by: str,
+    data_json: bytes,
+    sources_json: bytes,
+    schema: int = 1,
+) -> bytes:
+    """A stored event's canonical bytes from canonical `data` and `sources` texts."""
+    return b"".join(
+        (
+            b'{"data":',
+            data_json,
+            b',"id":',
+            _text(id),
+            b',"occurred_at":',
+            _text(occurred_at),
+            b',"recorded_at":',
+            _text(recorded_at),
+            b',"recorded_by":',
+            _text(recorded_by),
+            b"" if schema == 1 else b',"schema":%d' % schema,
+            b',"sources":',
+            sources_json,
+            b',"subject":',
+            _text(subject),
+            b',"type":',
+            _text(type),
+            b',"version":%d}' % version,
+        )
+    )
+
+
 def format_recorded_at(moment: datetime) -> str:
     """Transaction time as RFC 3339 UTC with microseconds and `Z`."""
     utc = moment.astimezone(UTC)
@@ -151,6 +223,10 @@ class StoredEvent:
     occurred_key: str = ""  # sortable UTC instant of occurred_at, in the ledger's zone
     schema: int = 1  # the event schema it was written under (see ledger/upcasting.py)
     _event: list[Event] = field(default_factory=list, repr=False, compare=False)
+    # Canonical (RFC 8785) texts of `data` and `sources` when known to be
+    # canonical (sealed here, or checked); empty when not known.
+    data_json: bytes = field(default=b"", repr=False, compare=False)
+    sources_json: bytes = field(default=b"", repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """Every stored field, as export-events writes it.
@@ -174,6 +250,19 @@ class StoredEvent:
 
     def canonical(self) -> bytes:
         """The canonical bytes this event's leaf hash is computed from."""
+        if self.data_json and self.sources_json:
+            return leaf_body(
+                id=self.id,
+                type=self.type,
+                subject=self.subject,
+                version=self.version,
+                occurred_at=self.occurred_at,
+                recorded_at=self.recorded_at,
+                recorded_by=self.recorded_by,
+                data_json=self.data_json,
+                sources_json=self.sources_json,
+                schema=self.schema,
+            )
         return canonical_bytes(self.to_json())
 
     @property
@@ -196,6 +285,56 @@ class StoredEvent:
         return self._event[0]
 
 
+@dataclass(frozen=True)
+class Content:
+    """An event's facts in stored JSON form, with their canonical texts (computed once)."""
+
+    type: str
+    subject: str
+    occurred_at: str
+    data: dict[str, Any]
+    sources: list[dict[str, Any]]
+    data_json: bytes
+    sources_json: bytes
+
+    @classmethod
+    def of(cls, event: Event) -> Content:
+        """The content of a decoded event."""
+        data = event.data.model_dump(mode="json", exclude_none=True)
+        sources = [s.model_dump(mode="json", exclude_none=True) for s in event.sources]
+        return cls(
+            event.type,
+            event.subject,
+            event.occurred_at,
+            data,
+            sources,
+            canonical_json(data),
+            canonical_json(sources),
+        )
+
+    def derived_id(self) -> str:
+        """The id derived from these facts (same facts, same id)."""
+        return event_id_of(
+            content_body(
+                type=self.type,
+                subject=self.subject,
+                occurred_at=self.occurred_at,
+                data_json=self.data_json,
+                sources_json=self.sources_json,
+            )
+        )
+
+    def facts(self) -> dict[str, Any]:
+        """The facts as a dict, comparable with a stored event's."""
+        return {
+            "type": self.type,
+            "subject": self.subject,
+            "occurred_at": self.occurred_at,
+            "data": self.data,
+            "sources": self.sources,
+        }
+
+
 def seal(
     event: Event,
     *,
@@ -204,28 +343,29 @@ def seal(
     recorded_at: str,
     recorded_by: str,
     occurred_key: str,
+    content: Content | None = None,
 ) -> StoredEvent:
     """Give a new event its bookkeeping and leaf hash; the store assigns the position."""
-    content = event_content(event)
-    body: dict[str, Any] = {
-        "id": event_id,
-        "type": content["type"],
-        "subject": content["subject"],
-        "version": version,
-        "occurred_at": content["occurred_at"],
-        "recorded_at": recorded_at,
-        "recorded_by": recorded_by,
-        "data": content["data"],
-        "sources": content["sources"],
-    }
-    schema = upcasting.CURRENT_SCHEMA
-    hashed = body if schema == 1 else {**body, "schema": schema}
-    return StoredEvent(
+    content = content or Content.of(event)
+    stored = StoredEvent(
         position=0,
-        schema=schema,
+        id=event_id,
+        type=content.type,
+        subject=content.subject,
+        version=version,
+        occurred_at=content.occurred_at,
+        recorded_at=recorded_at,
+        recorded_by=recorded_by,
+        data=content.data,
+        sources=content.sources,
+        schema=upcasting.CURRENT_SCHEMA,
         # No time, no hash: the store stamps the record time under its lock.
-        leaf_hash=leaf_hash_of(canonical_bytes(hashed)) if recorded_at else "",
+        leaf_hash="",
         occurred_key=occurred_key,
         _event=[event],
-        **body,
+        data_json=content.data_json,
+        sources_json=content.sources_json,
     )
+    if not recorded_at:
+        return stored
+    return replace(stored, leaf_hash=leaf_hash_of(stored.canonical()))
