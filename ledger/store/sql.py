@@ -45,11 +45,11 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    RowMapping,
     String,
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     create_engine,
     event,
     func,
@@ -530,7 +530,7 @@ class SqlEventStore:
             .order_by(events_table.c.version)
         )
         with self.engine.connect() as conn:
-            return [_event(row) for row in conn.execute(query).mappings()]
+            return [_event(row) for row in conn.execute(query)]
 
     def read_subjects(self, subjects: Iterable[str]) -> dict[str, list[StoredEvent]]:
         """Several subjects' events at once, each in version order (absent ones map to [])."""
@@ -543,29 +543,17 @@ class SqlEventStore:
                     .where(events_table.c.subject.in_(chunk))
                     .order_by(events_table.c.subject, events_table.c.version)
                 )
-                for row in conn.execute(query).mappings():
+                for row in conn.execute(query):
                     stored = _event(row)
                     found[stored.subject].append(stored)
         return found
 
-    def read_all(self, after: int = 0, *, batch_size: int = 1000) -> Iterator[StoredEvent]:
-        """Every event after a position, in position order, a batch at a time."""
+    def read_all(self, after: int = 0, *, batch_size: int = 5000) -> Iterator[StoredEvent]:
+        """Every event after a position, in position order, streamed."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
-        position = after
-        while True:
-            query = (
-                select(events_table)
-                .where(events_table.c.position > position)
-                .order_by(events_table.c.position)
-                .limit(batch_size)
-            )
-            with self.engine.connect() as conn:
-                batch = [_event(row) for row in conn.execute(query).mappings()]
-            yield from batch
-            if len(batch) < batch_size:
-                return
-            position = batch[-1].position
+        for row in self.scan(after=after, batch_size=batch_size):
+            yield _event(row)
 
     def scan(
         self,
@@ -585,32 +573,46 @@ class SqlEventStore:
         unknown = set(columns) - set(EVENT_COLUMNS)
         if unknown:
             raise ValueError(f"no such event columns: {', '.join(sorted(unknown))}")
-        query = (
-            select(*(events_table.c[name] for name in columns))
-            .where(events_table.c.position > after)
-            .order_by(events_table.c.position)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        wanted = ["position", *columns]  # the key of the next batch comes first
+        query = select(*(events_table.c[name] for name in wanted)).order_by(
+            events_table.c.position
         )
         if kinds:
             query = query.where(
                 or_(*(events_table.c.subject.startswith(f"{k}/", autoescape=True) for k in kinds))
             )
+        query = query.where(events_table.c.position > bindparam("after")).limit(batch_size)
         with self.engine.connect() as conn:
-            if self.dialect == "sqlite":
-                compiled = query.compile(dialect=self.engine.dialect)
-                params = compiled.construct_params()
-                cursor = conn.connection.driver_connection.cursor()
-                cursor.arraysize = batch_size
-                cursor.execute(
-                    str(compiled), [params[name] for name in compiled.positiontup or ()]
-                )
-                while rows := cursor.fetchmany():
-                    yield from rows
-                return
-            result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
-                query
-            )
-            for partition in result.partitions():
-                yield from (tuple(row) for row in partition)
+            fetch = self._fetcher(conn, query)
+            while True:
+                # Each batch is a new statement, so a reader following the log
+                # sees events committed after it started.
+                rows = fetch(after)
+                for row in rows:
+                    yield row[1:]
+                if len(rows) < batch_size:
+                    return
+                after = rows[-1][0]
+
+    def _fetcher(self, conn: Connection, query: Any) -> Callable[[int], list[Any]]:
+        if self.dialect != "sqlite":
+            return lambda after: list(conn.execute(query, {"after": after}))
+        # SQLite: the driver's own cursor, without SQLAlchemy's row objects
+        # (a third of the cost of reading a row). In autocommit, as the
+        # engine's connections are, each statement sees the latest commit.
+        compiled = query.compile(dialect=self.engine.dialect)
+        sql = str(compiled)
+        names = list(compiled.positiontup or ())
+        params = compiled.construct_params({"after": 0})
+        raw = conn.connection.driver_connection
+
+        def fetch(after: int) -> list[Any]:
+            values = [after if name == "after" else params[name] for name in names]
+            return raw.execute(sql, values).fetchall()
+
+        return fetch
 
     def head(self) -> int:
         """The last committed position (0 when empty)."""
@@ -637,7 +639,7 @@ class SqlEventStore:
         with self.engine.connect() as conn:
             for chunk in chunks(sorted(set(event_ids)), 500):
                 rows = conn.execute(select(events_table).where(events_table.c.id.in_(chunk)))
-                for row in rows.mappings():
+                for row in rows:
                     stored = _event(row)
                     found[stored.id] = stored
         return found
@@ -651,7 +653,7 @@ class SqlEventStore:
                 rows = conn.execute(
                     select(events_table).where(events_table.c.position.in_(positions))
                 )
-                for row in rows.mappings():
+                for row in rows:
                     stored = _event(row)
                     found[stored.position] = stored
         return [found[p] for p in sorted(found)]
@@ -833,30 +835,46 @@ def _row(stored: StoredEvent) -> dict[str, Any]:
     }
 
 
-def _event(row: RowMapping) -> StoredEvent:
+def _event(row: Sequence[Any]) -> StoredEvent:
+    """A stored event from a row of every column in EVENT_COLUMNS order."""
     try:
         return _decode_row(row)
     except (ValueError, TypeError, KeyError) as exc:  # orjson.JSONDecodeError is a ValueError
-        position = row.get("position")
+        position = row[0]
         raise CorruptRecord(
             int(position) if isinstance(position, int) else 0,
             f"the stored row was altered: it cannot be read ({str(exc).splitlines()[0]})",
         ) from None
 
 
-def _decode_row(row: RowMapping) -> StoredEvent:
+def _decode_row(row: Sequence[Any]) -> StoredEvent:
+    (
+        position,
+        event_id,
+        type_,
+        subject,
+        version,
+        occurred_at,
+        occurred_key,
+        recorded_at,
+        recorded_by,
+        data,
+        sources,
+        leaf_hash,
+        schema,
+    ) = row
     return StoredEvent(
-        position=int(row["position"]),
-        id=str(row["id"]),
-        type=str(row["type"]),
-        subject=str(row["subject"]),
-        version=int(row["version"]),
-        occurred_at=str(row["occurred_at"]),
-        recorded_at=str(row["recorded_at"]),
-        recorded_by=str(row["recorded_by"]),
-        data=orjson.loads(row["data"]),
-        sources=orjson.loads(row["sources"]),
-        leaf_hash=str(row["leaf_hash"]),
-        occurred_key=str(row["occurred_key"]),
-        schema=int(row["schema"]),
+        position=int(position),
+        id=str(event_id),
+        type=str(type_),
+        subject=str(subject),
+        version=int(version),
+        occurred_at=str(occurred_at),
+        recorded_at=str(recorded_at),
+        recorded_by=str(recorded_by),
+        data=orjson.loads(data),
+        sources=orjson.loads(sources),
+        leaf_hash=str(leaf_hash),
+        occurred_key=str(occurred_key),
+        schema=int(schema),
     )
