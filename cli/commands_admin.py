@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from stat import S_ISREG
 from typing import BinaryIO
 
 import click
@@ -22,9 +23,23 @@ from cli.context import (
     write_bytes,
 )
 from ledger.export import event_line, export_bytes, export_document, export_schema
-from ledger.service import Ledger, load_zone
+from ledger.service import Ledger, load_zone, read_lines
 
-PROGRESS_THRESHOLD = 5000
+PROGRESS_THRESHOLD_BYTES = 4 << 20  # a progress bar for files above 4 MiB (about 5,000 events)
+
+
+def _reported(lines: Iterator[bytes], update: Callable[[int], None]) -> Iterator[bytes]:
+    for line in lines:
+        update(len(line))
+        yield line
+
+
+def _regular_file_size(stream: BinaryIO) -> int:
+    try:
+        stat = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return 0  # a pipe or an in-memory stream: no size to show progress against
+    return stat.st_size if S_ISREG(stat.st_mode) else 0
 
 
 def write_atomically(path: str, chunks: Iterator[bytes]) -> None:
@@ -97,15 +112,16 @@ def import_(env: Env, file: BinaryIO, mirror: bool, as_json: bool) -> None:
       cat events.ndjson | policy-ledger import -
       policy-ledger --db mirror.db import --mirror source-events.ndjson
     """
-    lines = file.readlines()
     ledger = env.ledger()
     if mirror:
-        result = ledger.import_mirror(lines)
-    elif len(lines) > PROGRESS_THRESHOLD and sys.stderr.isatty():
-        with click.progressbar(lines, label="checking", file=sys.stderr) as bar:
-            result = ledger.append(ledger.decode_lines(bar))
+        result = ledger.import_mirror(file.readlines())
     else:
-        result = ledger.append(ledger.decode_lines(lines))
+        size = _regular_file_size(file)
+        if size > PROGRESS_THRESHOLD_BYTES and sys.stderr.isatty():
+            with click.progressbar(length=size, label="importing", file=sys.stderr) as bar:
+                result = ledger.import_lines(_reported(read_lines(file), bar.update))
+        else:
+            result = ledger.import_lines(read_lines(file))
     if as_json:
         print_json(
             {

@@ -152,12 +152,20 @@ Slug = Annotated[str, AfterValidator(_check_slug)]
 def _no_control(allowed: str) -> AfterValidator:
     # NUL and other control characters: PostgreSQL refuses NUL in text, and no
     # title or quote needs them; line breaks and tabs are fine in long text.
+    # One regex search per value (category Cc is exactly U+0000-U+001F and
+    # U+007F-U+009F), not a Python loop over its characters.
+    refused = "".join(chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in allowed)
+    if not allowed:
+        refused += "\u2028\u2029"
+    forbidden = re.compile(f"[{re.escape(refused)}]")
+
     def check(value: str) -> str:
-        for ch in value:
-            if unicodedata.category(ch) == "Cc" and ch not in allowed:
-                raise ValueError(f"control character U+{ord(ch):04X} is not allowed in text")
-            if ch in "\u2028\u2029" and not allowed:
+        found = forbidden.search(value)
+        if found is not None:
+            ch = found.group()
+            if ch in "\u2028\u2029":
                 raise ValueError(f"line separator U+{ord(ch):04X} is not allowed in one-line text")
+            raise ValueError(f"control character U+{ord(ch):04X} is not allowed in text")
         return value
 
     return AfterValidator(check)
@@ -192,10 +200,14 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
+_HTTP_URL = re.compile(r"https?://[^\s/$.?#][^\s]*", re.IGNORECASE)
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc, exactly
+
+
 def _http_url(value: str) -> str:
-    if not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", value, re.IGNORECASE):
+    if not _HTTP_URL.fullmatch(value):
         raise ValueError(f"{shown(value, 80)} is not an http(s) URL")
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
+    if _CONTROL_CHARACTER.search(value):
         raise ValueError(f"{shown(value, 80)} is not an http(s) URL (control characters)")
     return value
 
@@ -461,30 +473,36 @@ class EventRetractedData(Frozen):
 # --- the envelope ------------------------------------------------------------
 
 
-def _too_deep(value: Any, limit: int) -> bool:
-    """Whether arrays and objects nest more than `limit` levels (checked without recursion)."""
-    pending: list[tuple[Any, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        children = (
-            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        )
-        if children is None:
-            continue
-        if depth > limit:
-            return True
-        pending.extend((child, depth + 1) for child in children)
-    return False
+class _TooDeep(Exception):
+    """A JSON value nests arrays and objects more than MAX_DEPTH levels."""
 
 
-def _normalise_text(value: Any) -> Any:
-    """NFC-normalise every string inside a JSON value."""
+def _normalised(value: Any, depth: int = 1) -> Any:
+    """The value with every string NFC-normalised, refusing nesting beyond MAX_DEPTH.
+
+    One walk for both. Input is almost always NFC already, so strings are
+    tested first (ASCII, then `is_normalized`: both in C) and containers are
+    rebuilt only when something inside them changed. The recursion stops at
+    MAX_DEPTH, far inside Python's own limit.
+    """
     if isinstance(value, str):
+        if value.isascii() or unicodedata.is_normalized("NFC", value):
+            return value
         return unicodedata.normalize("NFC", value)
     if isinstance(value, dict):
-        return {_normalise_text(k): _normalise_text(v) for k, v in value.items()}
+        if depth > MAX_DEPTH:
+            raise _TooDeep
+        items = [(_normalised(k, depth), _normalised(v, depth + 1)) for k, v in value.items()]
+        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(items, value.items(), strict=True)):
+            return value
+        return dict(items)  # keys that become equal once normalised: the last wins
     if isinstance(value, list):
-        return [_normalise_text(v) for v in value]
+        if depth > MAX_DEPTH:
+            raise _TooDeep
+        children = [_normalised(v, depth + 1) for v in value]
+        if all(c is v for c, v in zip(children, value, strict=True)):
+            return value
+        return children
     return value
 
 
@@ -550,9 +568,10 @@ class EventBase(Frozen):
         # Stored events were normalised when written; reading them back skips the walk.
         if _is_stored(info):
             return value
-        if _too_deep(value, MAX_DEPTH):
-            raise ValueError(f"nested more than {MAX_DEPTH} levels deep (the limit)")
-        return _normalise_text(value)
+        try:
+            return _normalised(value)
+        except _TooDeep:
+            raise ValueError(f"nested more than {MAX_DEPTH} levels deep (the limit)") from None
 
     @field_validator("occurred_at", mode="before")
     @classmethod

@@ -21,7 +21,7 @@ import orjson
 import rfc8785
 
 from ledger import upcasting
-from ledger.events import Event, decode_event, decode_stored
+from ledger.events import Event, decode_event, decode_stored, references
 
 # Event ids derived from content are UUIDv5 in this namespace (uuid5 of the URL
 # below in the URL namespace). Changing it would change every derived id.
@@ -205,6 +205,20 @@ def leaf_hash_of(canonical: bytes) -> str:
     return hashlib.sha256(b"\x00" + canonical).hexdigest()
 
 
+# The data fields that name another subject (ledger.events.references reads
+# the same fields from the typed model; tests/test_events.py holds them equal).
+_NAMING_FIELDS = ("by", "holder", "body", "assessor", "parent", "successor")
+
+
+def data_references(type_: str, subject: str, data: dict[str, Any]) -> frozenset[str]:
+    """`references` of an event from its stored data, without decoding it."""
+    named = {value for name in _NAMING_FIELDS if isinstance(value := data.get(name), str)}
+    if type_ == "AppropriationRecorded":
+        named.update(allocation["commitment"] for allocation in data.get("allocations", ()))
+    named.discard(subject)
+    return frozenset(named)
+
+
 @dataclass(frozen=True)
 class StoredEvent:
     """An event as stored: facts plus the ledger's bookkeeping."""
@@ -227,6 +241,17 @@ class StoredEvent:
     # canonical (sealed here, or checked); empty when not known.
     data_json: bytes = field(default=b"", repr=False, compare=False)
     sources_json: bytes = field(default=b"", repr=False, compare=False)
+    _refs: list[frozenset[str]] = field(default_factory=list, repr=False, compare=False)
+
+    def references(self) -> frozenset[str]:
+        """The subjects this event's data names, other than its own (computed once)."""
+        if not self._refs:
+            if self.schema == upcasting.CURRENT_SCHEMA and not self._event:
+                named = data_references(self.type, self.subject, self.data)
+            else:
+                named = frozenset(references(self.event))
+            self._refs.append(named)
+        return self._refs[0]
 
     def to_json(self) -> dict[str, Any]:
         """Every stored field, as export-events writes it.
@@ -344,11 +369,29 @@ def seal(
     recorded_by: str,
     occurred_key: str,
     content: Content | None = None,
+    position: int = 0,
 ) -> StoredEvent:
     """Give a new event its bookkeeping and leaf hash; the store assigns the position."""
     content = content or Content.of(event)
-    stored = StoredEvent(
-        position=0,
+    schema = upcasting.CURRENT_SCHEMA
+    # No time, no hash: the store stamps the record time under its lock.
+    leaf_hash = ""
+    if recorded_at:
+        body = leaf_body(
+            id=event_id,
+            type=content.type,
+            subject=content.subject,
+            version=version,
+            occurred_at=content.occurred_at,
+            recorded_at=recorded_at,
+            recorded_by=recorded_by,
+            data_json=content.data_json,
+            sources_json=content.sources_json,
+            schema=schema,
+        )
+        leaf_hash = leaf_hash_of(body)
+    return StoredEvent(
+        position=position,
         id=event_id,
         type=content.type,
         subject=content.subject,
@@ -358,14 +401,10 @@ def seal(
         recorded_by=recorded_by,
         data=content.data,
         sources=content.sources,
-        schema=upcasting.CURRENT_SCHEMA,
-        # No time, no hash: the store stamps the record time under its lock.
-        leaf_hash="",
+        schema=schema,
+        leaf_hash=leaf_hash,
         occurred_key=occurred_key,
         _event=[event],
         data_json=content.data_json,
         sources_json=content.sources_json,
     )
-    if not recorded_at:
-        return stored
-    return replace(stored, leaf_hash=leaf_hash_of(stored.canonical()))

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from ledger.events import (
     Allocation,
     EventRetracted,
-    references,
     subject_kind,
 )
 from ledger.projections.actors import fold_actor
@@ -65,17 +64,31 @@ def check_retractions(
             raise HistoryError(stored, f"event {target_id} is already retracted", "data.event")
 
 
-def _exists(subject: str, histories: Mapping[str, Sequence[StoredEvent]]) -> bool:
-    creation = CREATION_TYPES[subject_kind(subject)]
-    return any(e.type == creation for e in live_events(list(histories.get(subject, []))))
+def _exists(
+    subject: str, histories: Mapping[str, Sequence[StoredEvent]], known: dict[str, bool]
+) -> bool:
+    if subject not in known:
+        creation = CREATION_TYPES[subject_kind(subject)]
+        history = list(histories.get(subject, []))
+        known[subject] = any(e.type == creation for e in live_events(history))
+    return known[subject]
 
 
-def check_subject(subject: str, histories: Mapping[str, Sequence[StoredEvent]]) -> None:
-    """One subject's live history, as it would stand, against every rule."""
+def check_subject(
+    subject: str,
+    histories: Mapping[str, Sequence[StoredEvent]],
+    known: dict[str, bool] | None = None,
+) -> None:
+    """One subject's live history, as it would stand, against every rule.
+
+    `known` remembers, across the subjects of one batch, which referenced
+    subjects exist (an actor named by a thousand events is looked up once).
+    """
+    known = {} if known is None else known
     live = live_events(list(histories.get(subject, [])))
     for stored in live:
-        for ref in sorted(references(stored.event)):
-            if not _exists(ref, histories):
+        for ref in sorted(stored.references()):
+            if not _exists(ref, histories, known):
                 raise HistoryError(
                     stored, f"{ref} does not exist in the ledger", _field_naming(stored, ref)
                 )
@@ -148,9 +161,10 @@ def check_batch(
     name, and their referrers), its stored events plus the new ones.
     """
     check_retractions(histories, new)
+    known: dict[str, bool] = {}
     for subject in subjects_to_check(new, referrers):
         try:
-            check_subject(subject, histories)
+            check_subject(subject, histories, known)
         except HistoryError as exc:
             raise _blamed_on_new_event(exc, subject, new, histories) from None
 
@@ -171,7 +185,7 @@ def _blamed_on_new_event(
     new_ids = {e.id for e in new}
     if exc.event.id in new_ids:
         return exc
-    relevant = {subject} | {ref for e in histories.get(subject, []) for ref in references(e.event)}
+    relevant = {subject} | {ref for e in histories.get(subject, []) for ref in e.references()}
     candidates = [e for e in new if e.subject in relevant]
 
     def breaks_with_first(count: int) -> bool:

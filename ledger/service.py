@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from itertools import islice
+from typing import Any, BinaryIO, TypeVar, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -27,7 +29,7 @@ from ledger.errors import (
     NotFound,
     RuleViolation,
 )
-from ledger.events import Event, check_subject, decode_event, references, subject_kind
+from ledger.events import Event, check_subject, decode_event, subject_kind
 from ledger.projections import (
     CommitmentState,
     HistoryError,
@@ -39,9 +41,8 @@ from ledger.projections import (
 )
 from ledger.readside import catch_up, judged, rebuild, state_sections
 from ledger.records import (
+    Content,
     StoredEvent,
-    derive_event_id,
-    event_content,
     format_recorded_at,
     instant_key,
     occurred_instant,
@@ -49,7 +50,7 @@ from ledger.records import (
 )
 from ledger.rules import TYPES_THAT_AFFECT_REFERRERS, check_batch
 from ledger.store.readmodels import ReadModels
-from ledger.store.sql import SqlEventStore
+from ledger.store.sql import AppendSession, SqlEventStore
 
 Clock = Callable[[], datetime]
 TZ_SETTING = "timezone"
@@ -85,7 +86,7 @@ class Candidate:
 class AppendResult:
     """What a write did."""
 
-    added: list[StoredEvent]
+    added: Sequence[StoredEvent]
     skipped: list[str]
 
     @property
@@ -94,15 +95,34 @@ class AppendResult:
         return self.added[-1].position if self.added else 0
 
 
+def _too_long(size: int, unit: str, number: int) -> InvalidEvent:
+    return InvalidEvent(
+        f"the line is longer than the limit of 1 MiB ({size:,} {unit})", line=number
+    )
+
+
+def read_lines(stream: BinaryIO) -> Iterator[bytes]:
+    """A binary stream's lines as read, never holding more than one line of at most 1 MiB.
+
+    A longer line is refused by its number and length; the rest of it is
+    counted as it is read, not kept.
+    """
+    number = 0
+    while line := stream.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(line) > MAX_LINE_BYTES:
+            size = len(line)
+            while not line.endswith(b"\n") and (line := stream.readline(1 << 20)):
+                size += len(line)
+            raise _too_long(size, "bytes", number)
+        yield line
+
+
 def parse_ndjson(lines: Iterable[bytes | str]) -> Iterator[tuple[int, Any]]:
     """(line number, parsed JSON) for each non-blank line; a bad line names itself."""
     for number, line in enumerate(lines, start=1):
         if len(line) > MAX_LINE_BYTES:
-            raise InvalidEvent(
-                f"the line is longer than the limit of 1 MiB ({len(line):,} "
-                f"{'bytes' if isinstance(line, bytes) else 'characters'})",
-                line=number,
-            )
+            raise _too_long(len(line), "bytes" if isinstance(line, bytes) else "characters", number)
         if isinstance(line, bytes):
             try:
                 line = line.decode("utf-8")
@@ -174,81 +194,71 @@ class Ledger:
 
     # --- writing -------------------------------------------------------------
 
-    def decode_lines(self, lines: Iterable[bytes | str]) -> list[Candidate]:
-        """Read NDJSON input into events; the first bad line stops everything."""
-        candidates = []
+    def candidates(self, lines: Iterable[bytes | str]) -> Iterator[Candidate]:
+        """Decode NDJSON input as it is read; the first bad line stops everything."""
         for number, raw in parse_ndjson(lines):
             try:
                 event = decode_event(raw)
             except InvalidEvent as exc:
                 raise exc.at_line(number) from None
-            candidates.append(Candidate(number, event, event.recorded_by or self.user))
-        return candidates
+            yield Candidate(number, event, event.recorded_by or self.user)
 
-    @bulk
     def import_lines(self, lines: Iterable[bytes | str]) -> AppendResult:
-        """Append NDJSON events: all of them or, on any error, none."""
-        return self.append(self.decode_lines(lines))
+        """Append NDJSON events: all of them or, on any error, none.
+
+        The input is read, checked and written a chunk at a time inside one
+        transaction, so an import of millions of events holds one chunk in
+        memory, not the file; any error rolls all of it back.
+        """
+        return self.append(self.candidates(lines))
 
     def record(self, event: Event) -> AppendResult:
         """Append one event built by a caller (the recording commands)."""
         return self.append([Candidate(1, event, event.recorded_by or self.user)])
 
     @bulk
-    def append(self, candidates: Sequence[Candidate]) -> AppendResult:
-        """Check a batch against the ledger and the rules, then append it in one transaction."""
-        fresh, skipped = self._new_only(candidates)
-        if not fresh:
-            return AppendResult([], skipped)
-        subjects = sorted({c.event.subject for _, c in fresh})
-        versions = self.store.versions(subjects)
-        # recorded_at is read once the append lock is held (see store.append).
-        recorded_at = ""
-        head = self.store.head()
-        next_version = dict(versions)
-        sealed: list[StoredEvent] = []
-        line_of: dict[str, int] = {}
-        for offset, (event_id, candidate) in enumerate(fresh, start=1):
-            event = candidate.event
-            version = next_version.get(event.subject, 0) + 1
-            next_version[event.subject] = version
-            stored = seal(
-                event,
-                event_id=event_id,
-                version=version,
-                recorded_at=recorded_at,
-                recorded_by=candidate.recorded_by,
-                occurred_key=instant_key(occurred_instant(event.occurred_at, self.tz)),
-            )
-            sealed.append(stored.placed_at(head + offset))
-            line_of[event_id] = candidate.line
-        self._check_rules(sealed, line_of)
-        expected = {s: versions.get(s, 0) for s in subjects}
+    def append(self, candidates: Iterable[Candidate]) -> AppendResult:
+        """Check events against the ledger and the rules and append them in one transaction.
+
+        The first chunk is decoded before the append lock is taken; the lock
+        is then held to the end, so versions and rules are checked against a
+        log no other writer can change meanwhile.
+        """
+        chunks = _batched(candidates, CHUNK_EVENTS)
+        first = next(chunks, None)
+        if first is None:
+            return AppendResult([], [])
         stamp = lambda: format_recorded_at(self.clock())  # noqa: E731
-        return AppendResult(self.store.append(sealed, expected, stamp=stamp), skipped)
+        with self.store.session(stamp) as session:
+            write = _Write(self, session)
+            write.add(first)
+            for chunk in chunks:
+                write.add(chunk)
+            write.finish()
+        return write.result()
 
     def _new_only(
         self, candidates: Sequence[Candidate]
-    ) -> tuple[list[tuple[str, Candidate]], list[str]]:
+    ) -> tuple[list[tuple[str, Candidate, Content]], list[str]]:
         """Derive ids; drop events already stored (same content), refuse same id with other content."""
-        with_ids: list[tuple[str, Candidate, dict[str, Any]]] = []
+        with_ids: list[tuple[str, Candidate, Content]] = []
         for candidate in candidates:
-            content = event_content(candidate.event)
-            event_id = str(candidate.event.id) if candidate.event.id else derive_event_id(content)
+            content = Content.of(candidate.event)
+            event_id = str(candidate.event.id) if candidate.event.id else content.derived_id()
             with_ids.append((event_id, candidate, content))
         stored = self.store.find(i for i, _, _ in with_ids)
         seen: dict[str, dict[str, Any]] = {
             i: {k: getattr(s, k) for k in ("type", "subject", "occurred_at", "data", "sources")}
             for i, s in stored.items()
         }
-        fresh: list[tuple[str, Candidate]] = []
+        fresh: list[tuple[str, Candidate, Content]] = []
         skipped: list[str] = []
         for event_id, candidate, content in with_ids:
             earlier = seen.get(event_id)
             if earlier is None:
-                seen[event_id] = content
-                fresh.append((event_id, candidate))
-            elif earlier == content:
+                seen[event_id] = content.facts()
+                fresh.append((event_id, candidate, content))
+            elif earlier == content.facts():
                 skipped.append(event_id)
             else:
                 where = (
@@ -260,60 +270,63 @@ class Ledger:
                 )
         return fresh, skipped
 
-    def _check_rules(self, sealed: list[StoredEvent], line_of: dict[str, int]) -> None:
+    def _check_rules(
+        self, new: list[StoredEvent], line_of: LineOf, *, written: bool = False
+    ) -> None:
+        """The rules over every history the new events touch, as it stands with them.
+
+        `written`: the new events are already in the store (inside the open
+        write session), so the histories read include them.
+        """
         histories: dict[str, list[StoredEvent]] = {}
-        self._load(histories, {s.subject for s in sealed}, sealed)
+        pending: dict[str, list[StoredEvent]] = defaultdict(list)
+        if not written:
+            for stored in new:
+                pending[stored.subject].append(stored)
+        self._load(histories, {s.subject for s in new}, pending)
         referrers: dict[str, list[str]] = {}
-        changing = sorted({s.subject for s in sealed if s.type in TYPES_THAT_AFFECT_REFERRERS})
+        changing = sorted({s.subject for s in new if s.type in TYPES_THAT_AFFECT_REFERRERS})
         if changing:
             for stored in self.store.referencing(changing):
-                for ref in references(stored.event):
+                for ref in stored.references():
                     if ref in changing:
                         referrers.setdefault(ref, []).append(stored.subject)
-            self._load(histories, {s for subs in referrers.values() for s in subs}, sealed)
+            self._load(histories, {s for subs in referrers.values() for s in subs}, pending)
         # Every subject the checked histories name must be there to check that it
         # exists, and a commitment named by an allocation for its targets then.
-        named = {ref for history in histories.values() for ref in self._referenced(history)}
-        self._load(histories, named, sealed)
+        named = {ref for history in histories.values() for e in history for ref in e.references()}
+        self._load(histories, named, pending)
         try:
-            check_batch(sealed, histories, referrers)
+            check_batch(new, histories, referrers)
         except HistoryError as exc:
-            raise self._blame(exc, sealed, line_of) from None
-
-    @staticmethod
-    def _referenced(events: Iterable[StoredEvent]) -> set[str]:
-        return {ref for e in events for ref in references(e.event)}
+            raise self._blame(exc, new, line_of) from None
 
     def _load(
         self,
         histories: dict[str, list[StoredEvent]],
         subjects: Iterable[str],
-        sealed: list[StoredEvent],
+        pending: dict[str, list[StoredEvent]],
     ) -> None:
-        pending: dict[str, list[StoredEvent]] = defaultdict(list)
-        for stored in sealed:
-            pending[stored.subject].append(stored)
         missing = set(subjects) - set(histories)
         for subject, stored_events in self.store.read_subjects(missing).items():
             histories[subject] = stored_events + pending.get(subject, [])
 
     @staticmethod
-    def _blame(
-        exc: HistoryError, sealed: list[StoredEvent], line_of: dict[str, int]
-    ) -> RuleViolation:
+    def _blame(exc: HistoryError, new: list[StoredEvent], line_of: LineOf) -> RuleViolation:
         culprit = exc.event
-        if culprit.id in line_of:
-            return RuleViolation(exc.reason, line=line_of[culprit.id], field=exc.field)
+        line = line_of(culprit)
+        if line is not None:
+            return RuleViolation(exc.reason, line=line, field=exc.field)
         # A stored event became invalid: blame the first new event of that subject
         # or, failing that, the first new event of the batch.
-        new_here = [s for s in sealed if s.subject == culprit.subject] or sealed
+        new_here = [s for s in new if s.subject == culprit.subject] or new
         first = new_here[0]
         reason = (
             f"{first.type} of {first.occurred_at} would make the stored {culprit.type} of "
             f"{culprit.occurred_at} (position {culprit.position}, {culprit.subject}) invalid: "
             f"{exc.reason}"
         )
-        return RuleViolation(reason, line=line_of[first.id])
+        return RuleViolation(reason, line=line_of(first))
 
     @bulk
     def import_mirror(self, lines: Iterable[bytes | str]) -> AppendResult:
@@ -379,7 +392,7 @@ class Ledger:
         if duplicates:
             first = min(duplicates.values(), key=lambda e: e.position)
             raise InvalidEvent(f"event id {first.id} appears twice in the log", line=first.position)
-        self._check_rules(fresh, {e.id: e.position for e in fresh})
+        self._check_rules(fresh, lambda e: e.position if e.position > head else None)
         expected_versions = {s: versions.get(s, 0) for s in {e.subject for e in fresh}}
         added = self.store.append(fresh, expected_versions, keep_positions=True)
         return AppendResult(added, [e.id for e in incoming[:head]])
@@ -485,6 +498,140 @@ class Ledger:
     def events(self, after: int = 0) -> Iterator[StoredEvent]:
         """Every stored event in position order (streamed)."""
         return self.store.read_all(after)
+
+
+LineOf = Callable[[StoredEvent], "int | None"]
+CHUNK_EVENTS = 2000  # events decoded, checked and written at a time by one write
+T = TypeVar("T")
+
+
+def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+class _Write:
+    """One write's progress across its chunks, inside one store session.
+
+    Each chunk is checked against the log as the session sees it (the stored
+    events and the chunks before it). A chunk may name what a later chunk of
+    the same input creates: a chunk that breaks a rule is therefore not an
+    error yet; its subjects are checked again, with every chunk written, at
+    the end, and only what still breaks then is reported (and nothing written).
+    """
+
+    def __init__(self, ledger: Ledger, session: AppendSession) -> None:
+        self.ledger = ledger
+        self.store = ledger.store
+        self.session = session
+        self.first = session.next_position
+        self.versions: dict[str, int] = {}
+        self.lines = array("q")  # input line of each added event, by position - first
+        self.kept: list[StoredEvent] = []  # the added events, while few
+        self.skipped: list[str] = []
+        self.deferred: set[str] = set()
+        self._keys: dict[str, str] = {}  # occurred_at -> its sort key (many events share a day)
+
+    def occurred_key(self, occurred_at: str) -> str:
+        key = self._keys.get(occurred_at)
+        if key is None:
+            if len(self._keys) > 10_000:
+                self._keys.clear()  # date-times rarely repeat: keep the cache small
+            key = instant_key(occurred_instant(occurred_at, self.ledger.tz))
+            self._keys[occurred_at] = key
+        return key
+
+    def line_of(self, stored: StoredEvent) -> int | None:
+        offset = stored.position - self.first
+        return self.lines[offset] if 0 <= offset < len(self.lines) else None
+
+    def add(self, chunk: list[Candidate]) -> None:
+        fresh, skipped = self.ledger._new_only(chunk)
+        self.skipped += skipped
+        unknown = {c.event.subject for _, c, _ in fresh} - set(self.versions)
+        if unknown:
+            found = self.store.versions(unknown)
+            self.versions.update({s: found.get(s, 0) for s in unknown})
+        start = self.session.next_position
+        sealed: list[StoredEvent] = []
+        for offset, (event_id, candidate, content) in enumerate(fresh):
+            event = candidate.event
+            version = self.versions[event.subject] + 1
+            self.versions[event.subject] = version
+            stored = seal(
+                event,
+                event_id=event_id,
+                version=version,
+                recorded_at=self.session.recorded_at,
+                recorded_by=candidate.recorded_by,
+                occurred_key=self.occurred_key(event.occurred_at),
+                content=content,
+                position=start + offset,
+            )
+            sealed.append(stored)
+            self.lines.append(candidate.line)
+        try:
+            self.ledger._check_rules(sealed, self.line_of)
+        except RuleViolation:
+            self.deferred.update(s.subject for s in sealed)
+        placed = self.session.add(sealed)
+        if len(self.kept) + len(placed) <= CHUNK_EVENTS:
+            self.kept += placed
+
+    def finish(self) -> None:
+        """Check again, with the whole input written, the subjects a chunk left in doubt."""
+        if not self.deferred:
+            return
+        histories = self.store.read_subjects(self.deferred)
+        new = sorted(
+            (e for history in histories.values() for e in history if e.position >= self.first),
+            key=lambda e: e.position,
+        )
+        self.ledger._check_rules(new, self.line_of, written=True)
+
+    def result(self) -> AppendResult:
+        count = len(self.lines)
+        if count == len(self.kept):
+            return AppendResult(self.kept, self.skipped)
+        return AppendResult(Appended(self.store, self.first, count), self.skipped)
+
+
+class Appended(Sequence[StoredEvent]):
+    """The events a large write added, read back from the store when asked for.
+
+    An import of millions of events keeps none of them in memory; the
+    sequence reads them from the log (positions first .. first + count - 1).
+    """
+
+    def __init__(self, store: SqlEventStore, first: int, count: int) -> None:
+        self.store, self.first, self.size = store, first, count
+
+    def __len__(self) -> int:
+        return self.size
+
+    @overload
+    def __getitem__(self, index: int) -> StoredEvent: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[StoredEvent]: ...
+
+    def __getitem__(self, index: int | slice) -> StoredEvent | list[StoredEvent]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.size))]
+        if index < 0:
+            index += self.size
+        if not 0 <= index < self.size:
+            raise IndexError("appended event index out of range")
+        return next(self.store.read_all(self.first + index - 1, batch_size=1))
+
+    def __iter__(self) -> Iterator[StoredEvent]:
+        return islice(self.store.read_all(self.first - 1), self.size)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _checked(subject: str) -> str:

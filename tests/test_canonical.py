@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import orjson
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cli.commands_demo import example_lines
-import orjson
-
 from ledger.records import canonical_json, content_body, leaf_body
 from ledger.synthetic import synthetic_events
 
@@ -65,6 +64,7 @@ def test_every_example_and_synthetic_event_serialises_as_the_reference():
 
 
 # --- canonical bytes by concatenation (records.leaf_body, records.content_body) ---
+
 
 def test_orjson_writes_every_code_point_as_rfc8785_does():
     # leaf_body joins orjson's string output into the envelope: sound only if

@@ -30,8 +30,10 @@ import logging
 import os
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -62,7 +64,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from ledger.errors import ConcurrencyError, CorruptRecord, LedgerConfigError, StorageError
-from ledger.events import references
 from ledger.merkle import nodes_added_by_append
 from ledger.records import StoredEvent, canonical_json
 
@@ -265,6 +266,13 @@ class SqlEventStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        # The connection of this thread's open write session, if any: reads made
+        # during the session go through it, so they see what it wrote so far.
+        self._local = threading.local()
+
+    def _connect(self) -> AbstractContextManager[Connection]:
+        bound: Connection | None = getattr(self._local, "conn", None)
+        return nullcontext(bound) if bound is not None else self.engine.connect()
 
     # --- opening -------------------------------------------------------------
 
@@ -357,7 +365,9 @@ class SqlEventStore:
             if not rows:
                 return
             added = self._tree_nodes(conn, [(int(p), str(h)) for p, h in rows], cache)
-            conn.execute(nodes_table.insert(), added)
+            conn.execute(
+                nodes_table.insert(), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in added]
+            )
             position = int(rows[-1][0])
 
     def _tree_nodes(
@@ -365,8 +375,8 @@ class SqlEventStore:
         conn: Connection,
         leaves: Sequence[tuple[int, str]],
         cache: dict[tuple[int, int], bytes],
-    ) -> list[dict[str, Any]]:
-        """The node rows that appending these (position, leaf hash) pairs adds."""
+    ) -> list[tuple[int, int, str]]:
+        """The (level, idx, hash) rows that appending these (position, leaf hash) pairs adds."""
 
         def get_node(level: int, index: int) -> bytes:
             if (level, index) not in cache:
@@ -382,13 +392,17 @@ class SqlEventStore:
                 cache[(level, index)] = bytes.fromhex(str(row[0]))
             return cache[(level, index)]
 
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[int, int, str]] = []
         for position, leaf in leaves:
-            for level, index, digest in nodes_added_by_append(
-                position - 1, bytes.fromhex(leaf), get_node
-            ):
-                cache[(level, index)] = digest
-                rows.append({"level": level, "idx": index, "hash": digest.hex()})
+            added = nodes_added_by_append(position - 1, bytes.fromhex(leaf), get_node)
+            for level, index, digest in added:
+                rows.append((level, index, digest.hex()))
+            # Keep only the right edge: the siblings this climb joined are inside
+            # the new perfect subtree now, and no later leaf asks for them.
+            for level, index, _ in added[:-1]:
+                cache.pop((level, index - 1), None)
+            level, index, digest = added[-1]
+            cache[(level, index)] = digest
         return rows
 
     def close(self) -> None:
@@ -403,7 +417,7 @@ class SqlEventStore:
 
     def setting(self, key: str) -> str | None:
         """A ledger setting, or None."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(
                 select(settings_table.c.value).where(settings_table.c.key == key)
             ).first()
@@ -460,30 +474,34 @@ class SqlEventStore:
             range(first, first + len(events))
         ):
             raise ValueError("events appended with keep_positions must have consecutive positions")
+        with self.session(stamp) as session:
+            self._check_versions(session.conn, required)
+            if keep_positions and first != session.next_position:
+                raise ConcurrencyError(
+                    f"the events start at position {first} but the log's next position is "
+                    f"{session.next_position}: another writer changed it; nothing was written"
+                )
+            if stamp is not None:
+                events = [e.restamped(session.recorded_at) for e in events]
+            return session.add(events)
+
+    @contextmanager
+    def session(self, stamp: Callable[[], str] | None = None) -> Iterator[AppendSession]:
+        """One write transaction holding the append lock: all of it commits, or none.
+
+        Writes too large to hold in memory (an import of millions of events)
+        add their events a chunk at a time; reads on this store made in the
+        session see what it added. With `stamp`, the session's record time is
+        read from it once the lock is held, never earlier than the last
+        stored one, so record time follows commit order.
+        """
         try:
             with self._writing() as conn:
-                self._check_versions(conn, required)
-                head = conn.execute(select(func.coalesce(func.max(events_table.c.position), 0)))
-                start = int(head.scalar_one()) + 1
-                if keep_positions and first != start:
-                    raise ConcurrencyError(
-                        f"the events start at position {first} but the log's next position is "
-                        f"{start}: another writer changed it; nothing was written"
-                    )
-                if stamp is not None:
-                    recorded_at = max(stamp(), self._last_recorded_at(conn))
-                    events = [e.restamped(recorded_at) for e in events]
-                placed = [e.placed_at(start + i) for i, e in enumerate(events)]
-                conn.execute(events_table.insert(), [_row(e) for e in placed])
-                leaves = [(e.position, e.leaf_hash) for e in placed]
-                conn.execute(nodes_table.insert(), self._tree_nodes(conn, leaves, {}))
-                ref_rows = [
-                    {"position": e.position, "ref": ref}
-                    for e in placed
-                    for ref in sorted(references(e.event))
-                ]
-                if ref_rows:
-                    conn.execute(refs_table.insert(), ref_rows)
+                self._local.conn = conn
+                try:
+                    yield AppendSession(self, conn, stamp)
+                finally:
+                    self._local.conn = None
         except IntegrityError as exc:
             raise ConcurrencyError(
                 "another writer appended to the same subject or event id first; "
@@ -493,7 +511,6 @@ class SqlEventStore:
             # Anything else the driver refuses (a lock timeout, or on PostgreSQL a
             # NUL character or an over-long value) is reported, not leaked.
             raise StorageError(f"the database refused the append: {_storage_reason(exc)}") from None
-        return placed
 
     @staticmethod
     def _last_recorded_at(conn: Connection) -> str:
@@ -529,14 +546,14 @@ class SqlEventStore:
             .where(events_table.c.subject == subject)
             .order_by(events_table.c.version)
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [_event(row) for row in conn.execute(query)]
 
     def read_subjects(self, subjects: Iterable[str]) -> dict[str, list[StoredEvent]]:
         """Several subjects' events at once, each in version order (absent ones map to [])."""
         wanted = sorted(set(subjects))
         found: dict[str, list[StoredEvent]] = {subject: [] for subject in wanted}
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             for chunk in chunks(wanted, 500):
                 query = (
                     select(events_table)
@@ -576,15 +593,13 @@ class SqlEventStore:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         wanted = ["position", *columns]  # the key of the next batch comes first
-        query = select(*(events_table.c[name] for name in wanted)).order_by(
-            events_table.c.position
-        )
+        query = select(*(events_table.c[name] for name in wanted)).order_by(events_table.c.position)
         if kinds:
             query = query.where(
                 or_(*(events_table.c.subject.startswith(f"{k}/", autoescape=True) for k in kinds))
             )
         query = query.where(events_table.c.position > bindparam("after")).limit(batch_size)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             fetch = self._fetcher(conn, query)
             while True:
                 # Each batch is a new statement, so a reader following the log
@@ -606,24 +621,25 @@ class SqlEventStore:
         sql = str(compiled)
         names = list(compiled.positiontup or ())
         params = compiled.construct_params({"after": 0})
-        raw = conn.connection.driver_connection
+        raw: Any = conn.connection.driver_connection
 
         def fetch(after: int) -> list[Any]:
             values = [after if name == "after" else params[name] for name in names]
-            return raw.execute(sql, values).fetchall()
+            rows: list[Any] = raw.execute(sql, values).fetchall()
+            return rows
 
         return fetch
 
     def head(self) -> int:
         """The last committed position (0 when empty)."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             value = conn.execute(select(func.coalesce(func.max(events_table.c.position), 0)))
             return int(value.scalar_one())
 
     def versions(self, subjects: Iterable[str]) -> dict[str, int]:
         """Current version per subject that has events."""
         result: dict[str, int] = {}
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             for chunk in chunks(sorted(set(subjects)), 500):
                 rows = conn.execute(
                     select(events_table.c.subject, func.max(events_table.c.version))
@@ -636,7 +652,7 @@ class SqlEventStore:
     def find(self, event_ids: Iterable[str]) -> dict[str, StoredEvent]:
         """Stored events by id."""
         found: dict[str, StoredEvent] = {}
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             for chunk in chunks(sorted(set(event_ids)), 500):
                 rows = conn.execute(select(events_table).where(events_table.c.id.in_(chunk)))
                 for row in rows:
@@ -647,7 +663,7 @@ class SqlEventStore:
     def referencing(self, subjects: Iterable[str]) -> list[StoredEvent]:
         """Events whose data names one of the subjects, in position order."""
         found: dict[int, StoredEvent] = {}
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             for chunk in chunks(sorted(set(subjects)), 500):
                 positions = select(refs_table.c.position).where(refs_table.c.ref.in_(chunk))
                 rows = conn.execute(
@@ -670,7 +686,7 @@ class SqlEventStore:
         by_level: dict[int, list[int]] = {}
         for level, index in keys:
             by_level.setdefault(level, []).append(index)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             for level, indexes in by_level.items():
                 for start in range(0, len(indexes), 500):
                     rows = conn.execute(
@@ -684,7 +700,7 @@ class SqlEventStore:
 
     def node_count(self, level: int) -> int:
         """How many nodes of a level are stored (level 0: the tree's leaves)."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             count = conn.execute(
                 select(func.count()).select_from(nodes_table).where(nodes_table.c.level == level)
             )
@@ -720,7 +736,7 @@ class SqlEventStore:
 
     def checkpoints(self) -> list[dict[str, Any]]:
         """Every stored checkpoint, smallest size first."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(
                 select(checkpoints_table).order_by(checkpoints_table.c.size)
             ).mappings()
@@ -739,8 +755,56 @@ class SqlEventStore:
         query = select(events_table.c.subject).distinct()
         if kind is not None:
             query = query.where(events_table.c.subject.startswith(f"{kind}/", autoescape=True))
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return sorted(str(s) for (s,) in conn.execute(query))
+
+
+class AppendSession:
+    """Appends inside one write transaction (see `SqlEventStore.session`)."""
+
+    def __init__(
+        self, store: SqlEventStore, conn: Connection, stamp: Callable[[], str] | None
+    ) -> None:
+        self.store = store
+        self.conn = conn
+        head = conn.execute(select(func.coalesce(func.max(events_table.c.position), 0)))
+        self.next_position = int(head.scalar_one()) + 1
+        self.recorded_at = max(stamp(), store._last_recorded_at(conn)) if stamp is not None else ""
+        # The tree's right edge (the perfect subtrees a new leaf may join), kept
+        # across chunks: O(log n) entries, read from the table when first needed.
+        self._frontier: dict[tuple[int, int], bytes] = {}
+        marks = "?" if store.dialect == "sqlite" else "%s"
+        self._insert_events = _insert_sql("events", EVENT_COLUMNS, marks)
+        self._insert_nodes = _insert_sql("merkle_nodes", ("level", "idx", "hash"), marks)
+        self._insert_refs = _insert_sql("event_refs", ("position", "ref"), marks)
+
+    def add(self, events: Sequence[StoredEvent]) -> list[StoredEvent]:
+        """Place events at the next positions and write them, their tree nodes and refs.
+
+        The caller has given each event its version (checked under this lock)
+        and, when the session stamps, the session's `recorded_at`.
+        """
+        start = self.next_position
+        placed = [
+            e if e.position == start + i else e.placed_at(start + i) for i, e in enumerate(events)
+        ]
+        if not placed:
+            return placed
+        # The driver's executemany with tuples: SQLAlchemy's per-row parameter
+        # handling cost as much as SQLite's own insert.
+        self.conn.exec_driver_sql(self._insert_events, [_row_values(e) for e in placed])
+        leaves = [(e.position, e.leaf_hash) for e in placed]
+        nodes = self.store._tree_nodes(self.conn, leaves, self._frontier)
+        self.conn.exec_driver_sql(self._insert_nodes, nodes)
+        refs = [(e.position, ref) for e in placed for ref in sorted(e.references())]
+        if refs:
+            self.conn.exec_driver_sql(self._insert_refs, refs)
+        self.next_position = start + len(placed)
+        return placed
+
+
+def _insert_sql(table: str, columns: Sequence[str], mark: str) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
 
 
 class _WriteTransaction:
@@ -815,24 +879,25 @@ def _storage_reason(exc: BaseException) -> str:
     return _first_line(exc)
 
 
-def _row(stored: StoredEvent) -> dict[str, Any]:
-    return {
-        "position": stored.position,
-        "id": stored.id,
-        "type": stored.type,
-        "subject": stored.subject,
-        "version": stored.version,
-        "occurred_at": stored.occurred_at,
-        "occurred_key": stored.occurred_key,
-        "recorded_at": stored.recorded_at,
-        "recorded_by": stored.recorded_by,
+def _row_values(stored: StoredEvent) -> tuple[Any, ...]:
+    """An event's row, in EVENT_COLUMNS order."""
+    return (
+        stored.position,
+        stored.id,
+        stored.type,
+        stored.subject,
+        stored.version,
+        stored.occurred_at,
+        stored.occurred_key,
+        stored.recorded_at,
+        stored.recorded_by,
         # Stored as canonical (RFC 8785) text, byte for byte the same on both
         # databases, so verify can hash the stored text as it stands.
-        "data": (stored.data_json or canonical_json(stored.data)).decode("utf-8"),
-        "sources": (stored.sources_json or canonical_json(stored.sources)).decode("utf-8"),
-        "leaf_hash": stored.leaf_hash,
-        "schema": stored.schema,
-    }
+        (stored.data_json or canonical_json(stored.data)).decode("utf-8"),
+        (stored.sources_json or canonical_json(stored.sources)).decode("utf-8"),
+        stored.leaf_hash,
+        stored.schema,
+    )
 
 
 def _event(row: Sequence[Any]) -> StoredEvent:

@@ -1,0 +1,199 @@
+"""Imports larger than one chunk: read, checked and written a chunk at a time, in one transaction.
+
+`Ledger.append` holds one chunk (`service.CHUNK_EVENTS` events) in memory.
+These tests shrink the chunk so that small inputs span many chunks, and hold
+the chunked import to what the one-batch import did: same events, same
+rules (a line may name what a later chunk creates), same errors naming the
+same lines, nothing written on any error.
+"""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+import orjson
+import pytest
+
+from ledger import service
+from ledger.errors import DuplicateEventConflict, InvalidEvent, RuleViolation
+from ledger.service import Appended, Ledger
+from ledger.synthetic import synthetic_lines
+from tests.builders import actor, ev, lines, made
+from tests.test_import import event_line, rejected_import, snapshot
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(service, "CHUNK_EVENTS", 3)
+    return 3
+
+
+def reaffirmed(on: str, statement: str, by: str = "actor/han") -> dict:
+    return ev(
+        "CommitmentReaffirmed",
+        "commitment/gpus",
+        on,
+        {"by": by, "capacity": "government", "statement": statement},
+    )
+
+
+def facts(ledger: Ledger) -> list[tuple]:
+    """Every stored event without its record time (which differs between two imports)."""
+    return [
+        (
+            e.position,
+            e.id,
+            e.subject,
+            e.version,
+            e.occurred_at,
+            orjson.dumps(e.data, option=orjson.OPT_SORT_KEYS),
+        )
+        for e in ledger.events()
+    ]
+
+
+def test_a_chunked_import_stores_what_a_single_batch_stores(make_ledger, tmp_path, monkeypatch):
+    data = list(synthetic_lines(600, seed=11))
+    whole = make_ledger(str(tmp_path / "whole.db"))
+    whole.import_lines(data)
+    monkeypatch.setattr(service, "CHUNK_EVENTS", 7)
+    chunked = make_ledger(str(tmp_path / "chunked.db"))
+    result = chunked.import_lines(data)
+    assert len(result.added) == 600
+    assert facts(chunked) == facts(whole)
+    view = whole.view(as_of="2030-01-01")
+    assert chunked.state(view).to_json() == whole.state(view).to_json()
+    # One transaction: one record time for the whole import.
+    assert len({e.recorded_at for e in chunked.events()}) == 1
+
+
+def test_a_line_may_name_what_a_later_chunk_creates(any_ledger, small_chunks):
+    # The pledge (line 1) names actor/han, registered on line 5: two chunks later.
+    data = lines(
+        made("gpus", by="actor/han"),
+        actor("kim"),
+        actor("lee"),
+        actor("park"),
+        actor("han"),
+    )
+    result = any_ledger.import_lines(data)
+    assert [e.subject for e in result.added] == [
+        "commitment/gpus",
+        "actor/kim",
+        "actor/lee",
+        "actor/park",
+        "actor/han",
+    ]
+
+
+def test_a_rule_broken_in_an_early_chunk_is_reported_with_its_line_and_nothing_is_written(
+    any_ledger, small_chunks
+):
+    any_ledger.import_lines(lines(actor("kim")))
+    data = lines(
+        actor("han"),
+        made("gpus", by="actor/nobody"),  # line 2: never registered
+        actor("lee"),
+        actor("park"),
+        actor("choi"),
+        actor("jung"),
+        actor("yoon"),
+    )
+    error = rejected_import(any_ledger, data, RuleViolation)
+    assert error.line == 2
+    assert "actor/nobody does not exist" in str(error)
+    assert any_ledger.store.subjects() == ["actor/kim"]
+
+
+def test_a_bad_line_in_the_last_chunk_leaves_nothing_of_the_earlier_chunks(
+    any_ledger, small_chunks
+):
+    data = [*lines(*(actor(f"a{i}") for i in range(10))), b'{"type": "ActorRegistered"']
+    error = rejected_import(any_ledger, data, InvalidEvent)
+    assert error.line == 11
+    assert any_ledger.store.head() == 0
+
+
+def test_a_rule_broken_in_the_last_chunk_names_its_line(any_ledger, small_chunks):
+    data = lines(
+        actor("han"),
+        made("gpus", by="actor/han"),
+        reaffirmed("2025-05-01", "one"),
+        reaffirmed("2025-05-02", "two"),
+        reaffirmed("2025-05-03", "three"),
+        reaffirmed("2025-05-04", "four"),
+        reaffirmed("2025-05-05", "five", by="actor/ghost"),  # line 7
+    )
+    error = rejected_import(any_ledger, data, RuleViolation)
+    assert error.line == 7
+    assert any_ledger.store.head() == 0
+
+
+def test_a_line_repeated_chunks_apart_is_added_once(any_ledger, small_chunks):
+    data = lines(actor("han"), actor("kim"), actor("lee"), actor("park"), actor("han"))
+    result = any_ledger.import_lines(data)
+    assert (len(result.added), len(result.skipped)) == (4, 1)
+    assert result.skipped == [result.added[0].id]
+
+
+def test_an_id_reused_chunks_apart_with_other_content_is_refused(any_ledger, small_chunks):
+    first = actor("han")
+    first["id"] = "0b5f4bde-6c55-4b8e-9d43-2b2f7b9c1a11"
+    other = actor("kim")
+    other["id"] = first["id"]
+    data = lines(first, actor("lee"), actor("park"), actor("choi"), other)
+    with pytest.raises(DuplicateEventConflict, match="line 5"):
+        any_ledger.import_lines(data)
+    assert any_ledger.store.head() == 0
+
+
+def test_a_large_result_reads_the_added_events_back_from_the_log(ledger, small_chunks):
+    data = lines(*(actor(f"a{i}") for i in range(10)))
+    result = ledger.import_lines(data)
+    assert isinstance(result.added, Appended)
+    assert len(result.added) == 10
+    assert result.head == 10
+    assert [e.subject for e in result.added] == [f"actor/a{i}" for i in range(10)]
+    assert result.added[-1].subject == "actor/a9"
+    assert [e.position for e in result.added[2:4]] == [3, 4]
+    assert result.added == list(ledger.events())
+    with pytest.raises(IndexError):
+        result.added[10]
+
+
+def test_a_repeated_large_import_adds_nothing(ledger, small_chunks):
+    data = lines(*(actor(f"a{i}") for i in range(10)))
+    ledger.import_lines(data)
+    before = snapshot(ledger)
+    again = ledger.import_lines(data)
+    assert (len(again.added), len(again.skipped)) == (0, 10)
+    assert snapshot(ledger) == before
+
+
+def test_the_mirror_of_a_chunked_import_reproduces_it(ledger, make_ledger, tmp_path, small_chunks):
+    ledger.import_lines(list(synthetic_lines(120, seed=3)))
+    exported = [event_line(e) for e in ledger.events()]
+    mirror = make_ledger(str(tmp_path / "mirror.db"))
+    mirror.import_mirror(exported)
+    assert [event_line(e) for e in mirror.events()] == exported
+
+
+def _import_peak(make_ledger, path, count: int) -> int:
+    data = synthetic_lines(count, seed=5)  # a generator: the input is not held either
+    target = make_ledger(str(path))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        target.import_lines(data)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_import_memory_does_not_grow_with_the_input(make_ledger, tmp_path):
+    # Twice the events, (about) the same peak: the import holds a chunk, not the file.
+    # (The one-batch import grew by about 10 KB per event.)
+    small = _import_peak(make_ledger, tmp_path / "small.db", 5000)
+    large = _import_peak(make_ledger, tmp_path / "large.db", 10000)
+    assert large < small * 1.3, (small, large)
