@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 from uuid import UUID
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -477,6 +478,23 @@ class _TooDeep(Exception):
     """A JSON value nests arrays and objects more than MAX_DEPTH levels."""
 
 
+def _plainly_normal(value: Any) -> bool:
+    """Whether a JSON value is NFC throughout and shallow, judged from its JSON text.
+
+    Cheaper than the walk for the usual input. The text's `"` characters are
+    safe points for normalisation (a starter that composes with nothing), so
+    the whole text is NFC exactly when every key and string inside it is;
+    and a value cannot nest deeper than the number of its brackets.
+    """
+    try:
+        text = orjson.dumps(value)
+    except TypeError:
+        return False  # not plain JSON (a caller's own objects): walk it
+    if text.count(b"{") + text.count(b"[") > MAX_DEPTH:
+        return False
+    return text.isascii() or unicodedata.is_normalized("NFC", text.decode("utf-8"))
+
+
 def _normalised(value: Any, depth: int = 1) -> Any:
     """The value with every string NFC-normalised, refusing nesting beyond MAX_DEPTH.
 
@@ -567,6 +585,8 @@ class EventBase(Frozen):
     def _nfc(cls, value: Any, info: ValidationInfo) -> Any:
         # Stored events were normalised when written; reading them back skips the walk.
         if _is_stored(info):
+            return value
+        if _plainly_normal(value):
             return value
         try:
             return _normalised(value)

@@ -7,7 +7,10 @@ import unicodedata
 import uuid
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.errors import InvalidEvent, LedgerError
 from ledger.events import EVENT_TYPE_NAMES, decode_event, references
@@ -612,3 +615,41 @@ def test_stored_events_built_without_validation_equal_validated_ones(make_ledger
         assert built == validated
         assert built.model_dump(mode="json") == validated.model_dump(mode="json")
         assert type(built.data) is type(validated.data)
+
+
+# --- the NFC fast path -------------------------------------------------------------
+
+_COMBINING_TEXT = st.text(
+    alphabet=st.sampled_from(list('ae"\\{}[]한\u1100\u1161\u11a8\u0301\u0300\u0323\u00e9e\u030a\u212b\u2126')),
+    max_size=8,
+)
+_NESTED = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | _COMBINING_TEXT,
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(_COMBINING_TEXT, children, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=1000)
+@given(_NESTED)
+def test_the_json_text_check_agrees_with_the_walk(value):
+    # The fast path may only say "already NFC" when the walk would change nothing.
+    from ledger.events import _normalised, _plainly_normal
+
+    if _plainly_normal(value):
+        assert _normalised(value) == value
+    else:
+        walked = _normalised(value)
+        assert walked != value or orjson.dumps(value).count(b"{") + orjson.dumps(value).count(b"[") > 32
+
+
+def test_a_decomposed_title_is_stored_composed_and_a_deep_value_is_refused():
+    pledge = made("x", title="Cafe\u0301 \u1100\u1161")
+    event = decode_event(pledge)
+    assert event.data.title == "Café 가"
+    deep: dict = {"x": 1}
+    for _ in range(40):
+        deep = {"x": deep}
+    with pytest.raises(InvalidEvent, match="nested more than 32 levels"):
+        decode_event({**pledge, "data": {**pledge["data"], "summary": deep}})
