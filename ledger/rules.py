@@ -11,6 +11,7 @@ state machines, so the rules and the derived state cannot disagree.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from ledger.events import (
     Allocation,
@@ -19,7 +20,7 @@ from ledger.events import (
 )
 from ledger.projections.actors import fold_actor
 from ledger.projections.budgets import AllocationCheck, fold_budget
-from ledger.projections.commitments import fold_commitment, targets_at
+from ledger.projections.commitments import TargetState, fold_commitment, targets_at
 from ledger.projections.common import HistoryError, live_events
 from ledger.projections.offices import fold_office
 from ledger.records import StoredEvent
@@ -64,31 +65,39 @@ def check_retractions(
             raise HistoryError(stored, f"event {target_id} is already retracted", "data.event")
 
 
+@dataclass
+class Lookups:
+    """What the checks of one batch look up again and again, over the same histories.
+
+    An actor named by a thousand events is found once; a commitment's targets
+    at an instant are folded once for all the allocations made then.
+    """
+
+    exists: dict[str, bool] = field(default_factory=dict)
+    targets: dict[tuple[str, str], dict[str, TargetState]] = field(default_factory=dict)
+
+
 def _exists(
-    subject: str, histories: Mapping[str, Sequence[StoredEvent]], known: dict[str, bool]
+    subject: str, histories: Mapping[str, Sequence[StoredEvent]], lookups: Lookups
 ) -> bool:
-    if subject not in known:
+    if subject not in lookups.exists:
         creation = CREATION_TYPES[subject_kind(subject)]
         history = list(histories.get(subject, []))
-        known[subject] = any(e.type == creation for e in live_events(history))
-    return known[subject]
+        lookups.exists[subject] = any(e.type == creation for e in live_events(history))
+    return lookups.exists[subject]
 
 
 def check_subject(
     subject: str,
     histories: Mapping[str, Sequence[StoredEvent]],
-    known: dict[str, bool] | None = None,
+    lookups: Lookups | None = None,
 ) -> None:
-    """One subject's live history, as it would stand, against every rule.
-
-    `known` remembers, across the subjects of one batch, which referenced
-    subjects exist (an actor named by a thousand events is looked up once).
-    """
-    known = {} if known is None else known
+    """One subject's live history, as it would stand, against every rule."""
+    lookups = Lookups() if lookups is None else lookups
     live = live_events(list(histories.get(subject, [])))
     for stored in live:
         for ref in sorted(stored.references()):
-            if not _exists(ref, histories, known):
+            if not _exists(ref, histories, lookups):
                 raise HistoryError(
                     stored, f"{ref} does not exist in the ledger", _field_naming(stored, ref)
                 )
@@ -100,15 +109,20 @@ def check_subject(
     elif kind == "commitment":
         fold_commitment(live)
     elif kind == "budget":
-        fold_budget(live, _allocation_checker(histories))
+        fold_budget(live, _allocation_checker(histories, lookups))
 
 
-def _allocation_checker(histories: Mapping[str, Sequence[StoredEvent]]) -> AllocationCheck:
+def _allocation_checker(
+    histories: Mapping[str, Sequence[StoredEvent]], lookups: Lookups
+) -> AllocationCheck:
     def check(stored: StoredEvent, allocation: Allocation, where: str) -> None:
         if allocation.target is None:
             return
-        commitment_events = live_events(list(histories.get(allocation.commitment, [])))
-        targets = targets_at(commitment_events, stored.occurred_key)
+        at = (allocation.commitment, stored.occurred_key)
+        targets = lookups.targets.get(at)
+        if targets is None:
+            commitment_events = live_events(list(histories.get(allocation.commitment, [])))
+            targets = lookups.targets[at] = targets_at(commitment_events, stored.occurred_key)
         target = targets.get(allocation.target)
         if target is None:
             raise HistoryError(
@@ -161,10 +175,10 @@ def check_batch(
     name, and their referrers), its stored events plus the new ones.
     """
     check_retractions(histories, new)
-    known: dict[str, bool] = {}
+    lookups = Lookups()
     for subject in subjects_to_check(new, referrers):
         try:
-            check_subject(subject, histories, known)
+            check_subject(subject, histories, lookups)
         except HistoryError as exc:
             raise _blamed_on_new_event(exc, subject, new, histories) from None
 
