@@ -790,17 +790,56 @@ class AppendSession:
         ]
         if not placed:
             return placed
-        # The driver's executemany with tuples: SQLAlchemy's per-row parameter
-        # handling cost as much as SQLite's own insert.
-        self.conn.exec_driver_sql(self._insert_events, [_row_values(e) for e in placed])
         leaves = [(e.position, e.leaf_hash) for e in placed]
         nodes = self.store._tree_nodes(self.conn, leaves, self._frontier)
-        self.conn.exec_driver_sql(self._insert_nodes, nodes)
         refs = [(e.position, ref) for e in placed for ref in sorted(e.references())]
-        if refs:
-            self.conn.exec_driver_sql(self._insert_refs, refs)
+        rows = [_row_values(e) for e in placed]
+        if self.store.dialect == "postgresql":
+            self._copy(rows, nodes, refs)
+        else:
+            # The driver's executemany with tuples: SQLAlchemy's per-row parameter
+            # handling cost as much as SQLite's own insert.
+            self.conn.exec_driver_sql(self._insert_events, rows)
+            self.conn.exec_driver_sql(self._insert_nodes, nodes)
+            if refs:
+                self.conn.exec_driver_sql(self._insert_refs, refs)
         self.next_position = start + len(placed)
         return placed
+
+    def _copy(
+        self,
+        rows: list[tuple[Any, ...]],
+        nodes: list[tuple[int, int, str]],
+        refs: list[tuple[int, str]],
+    ) -> None:
+        """PostgreSQL: COPY the rows in, inside the session's transaction.
+
+        COPY skips per-statement parsing and per-row round trips; constraints
+        and triggers still apply. The driver's errors are mapped here, since
+        they do not pass through SQLAlchemy.
+        """
+        import psycopg
+
+        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for table, columns, values in (
+                ("events", EVENT_COLUMNS, rows),
+                ("merkle_nodes", ("level", "idx", "hash"), nodes),
+                ("event_refs", ("position", "ref"), refs),
+            ):
+                if values:
+                    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                        for value in values:
+                            copy.write_row(value)
+        except psycopg.errors.IntegrityError as exc:
+            raise ConcurrencyError(
+                "another writer appended to the same subject or event id first; "
+                f"nothing was written ({_first_line(exc)})"
+            ) from None
+        except psycopg.Error as exc:
+            raise StorageError(f"the database refused the append: {_first_line(exc)}") from None
+        finally:
+            cursor.close()
 
 
 def _insert_sql(table: str, columns: Sequence[str], mark: str) -> str:
