@@ -10,7 +10,6 @@ hash is SHA-256(0x00 ‖ canonical bytes), the RFC 9162 leaf.
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time
@@ -80,19 +79,27 @@ def _orjson_is_canonical(value: Any) -> bool:
     return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
 
 
-# When orjson's output holds no UTF-8 lead byte of U+E000 or above and no
-# number of 16 digits or more, it is RFC 8785 as it stands; otherwise look
-# closer (false alarms, such as digits inside a string, only cost the walk).
-_WIDE_CHARACTER = re.compile(rb"[\xee-\xf4]")
-_LONG_NUMBER = re.compile(rb"[:,\[]-?[0-9]{16}")
+# Bytes that can make orjson's output differ from RFC 8785: UTF-8 lead bytes of
+# U+E000 and above ("W"), and digits ("0": a run of 16 may be a number beyond
+# 2^53). One `bytes.translate` marks them (a third of the cost of a regex
+# search); false alarms, such as digits inside a string, only cost the walk.
+SUSPECT_BYTES = bytes(
+    ord("W") if 0xEE <= b <= 0xF4 else ord("0") if 0x30 <= b <= 0x39 else ord(" ")
+    for b in range(256)
+)
+SIXTEEN_DIGITS = b"0" * 16
+
+
+def plainly_canonical(text: bytes) -> bool:
+    """Whether orjson's sorted output is RFC 8785 on its face (no wide character, no long number)."""
+    suspect = text.translate(SUSPECT_BYTES)
+    return b"W" not in suspect and SIXTEEN_DIGITS not in suspect
 
 
 def canonical_json(value: Any) -> bytes:
     """RFC 8785 (JCS) bytes of a JSON value: orjson where it agrees, the reference otherwise."""
     fast = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    if not (_WIDE_CHARACTER.search(fast) or _LONG_NUMBER.search(fast)) or _orjson_is_canonical(
-        value
-    ):
+    if plainly_canonical(fast) or _orjson_is_canonical(value):
         return fast
     return rfc8785.dumps(value)
 

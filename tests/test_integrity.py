@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import tracemalloc
 from pathlib import Path
@@ -411,3 +412,223 @@ def test_init_names_the_log_once(tmp_path):
     assert named.exit_code == 0 and "watchdog.example/kr-ai" in named.output
     renamed = runner.invoke(cli, ["--db", db, "init", "--origin", "other.example/log"])
     assert renamed.exit_code == 1 and "origin" in renamed.output
+
+
+# --- verify: the fast path (stored canonical text) and the slow path agree -------------
+
+
+def _row(path: str, position: int) -> dict:
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    row = dict(conn.execute("SELECT * FROM events WHERE position = ?", (position,)).fetchone())
+    conn.close()
+    return row
+
+
+def _concatenated_leaf(row: dict, data_text: str) -> str:
+    """The leaf hash of a row's envelope joined around `data_text` as it stands (no canonicalising)."""
+    from ledger.records import leaf_body, leaf_hash_of
+
+    return leaf_hash_of(
+        leaf_body(
+            id=row["id"],
+            type=row["type"],
+            subject=row["subject"],
+            version=row["version"],
+            occurred_at=row["occurred_at"],
+            recorded_at=row["recorded_at"],
+            recorded_by=row["recorded_by"],
+            data_json=data_text.encode(),
+            sources_json=row["sources"].encode(),
+            schema=row["schema"],
+        )
+    )
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def test_rows_rewritten_as_equal_but_not_canonical_json_still_verify(example, sqlite_target):
+    """Old-style stored text takes the slow path: same root, still intact."""
+    root = integrity.verify_ledger(example.store).root
+    example.close()
+    statements = []
+    for position in (1, 2, 17, 30, 48):
+        data = orjson.loads(_row(sqlite_target, position)["data"])
+        loose = json.dumps(dict(reversed(list(data.items()))), indent=2, ensure_ascii=True)
+        assert loose.encode() != orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+        statements.append(
+            f"UPDATE events SET data = {_sql_text(loose)} WHERE position = {position}"
+        )
+    _tamper(sqlite_target, *statements)
+    report = _verify(sqlite_target)
+    assert report.intact, (report.position, report.problem)
+    assert (report.checked, report.root) == (48, root)
+
+
+def test_a_changed_value_in_non_canonical_text_is_caught_at_its_position(example, sqlite_target):
+    example.close()
+    loose = {30: None, 31: None}
+    for position in loose:
+        data = orjson.loads(_row(sqlite_target, position)["data"])
+        loose[position] = json.dumps(data, indent=1)
+    data = orjson.loads(loose[31])
+    data["by"] = data.get("by", "") + "x"
+    loose[31] = json.dumps(data, indent=1)
+    _tamper(
+        sqlite_target,
+        *(
+            f"UPDATE events SET data = {_sql_text(t)} WHERE position = {p}"
+            for p, t in loose.items()
+        ),
+    )
+    report = _verify(sqlite_target)
+    assert (report.intact, report.position) == (False, 31)
+    assert report.problem == "its fields do not match its leaf hash: the event was altered"
+
+
+def test_a_leaf_hash_forged_over_non_canonical_text_is_still_altered(example, sqlite_target):
+    """Hashing the stored text as it stands is only trusted when that text is canonical."""
+    example.close()
+    row = _row(sqlite_target, 20)
+    loose = json.dumps(orjson.loads(row["data"]), indent=1)
+    _tamper(
+        sqlite_target,
+        f"UPDATE events SET data = {_sql_text(loose)}, "
+        f"leaf_hash = '{_concatenated_leaf(row, loose)}' WHERE position = 20",
+    )
+    report = _verify(sqlite_target)
+    assert (report.intact, report.position) == (False, 20)
+    assert "altered" in report.problem
+
+
+def test_a_leaf_hash_forged_over_unreadable_text_is_still_unreadable(example, sqlite_target):
+    example.close()
+    row = _row(sqlite_target, 9)
+    broken = '{"name"'
+    _tamper(
+        sqlite_target,
+        f"UPDATE events SET data = {_sql_text(broken)}, "
+        f"leaf_hash = '{_concatenated_leaf(row, broken)}' WHERE position = 9",
+    )
+    report = _verify(sqlite_target)
+    assert (report.intact, report.position) == (False, 9)
+    assert report.problem.startswith("the stored row was altered: it cannot be read (")
+
+
+def test_keys_in_utf16_order_take_the_slow_path_and_verify(example, sqlite_target):
+    """RFC 8785 sorts keys by UTF-16 code units; orjson's code-point order is not trusted."""
+    from ledger.records import canonical_bytes, canonical_json, leaf_hash_of
+
+    example.close()
+    row = _row(sqlite_target, 5)
+    data = {**orjson.loads(row["data"]), "names": {"en": "A", "\uff4a": "B", "\U0001f600": "C"}}
+    stored = {k: row[k] for k in ("id", "type", "subject", "version", "occurred_at")}
+    stored |= {k: row[k] for k in ("recorded_at", "recorded_by")}
+    stored |= {"data": data, "sources": orjson.loads(row["sources"])}
+    canonical = canonical_json(data).decode()
+    code_point_order = orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+    assert canonical != code_point_order
+    good = leaf_hash_of(canonical_bytes(stored))
+    _tamper(
+        sqlite_target,
+        f"UPDATE events SET data = {_sql_text(canonical)}, leaf_hash = '{good}' WHERE position = 5",
+        "DELETE FROM merkle_nodes",
+    )
+    Ledger.init(sqlite_target).close()  # back-fills the tree from the rows
+    report = _verify(sqlite_target)
+    assert report.intact, (report.position, report.problem)
+    forged = _concatenated_leaf(row, code_point_order)
+    _tamper(
+        sqlite_target,
+        f"UPDATE events SET data = {_sql_text(code_point_order)}, leaf_hash = '{forged}' "
+        "WHERE position = 5",
+        "DELETE FROM merkle_nodes",
+    )
+    Ledger.init(sqlite_target).close()
+    report = _verify(sqlite_target)
+    assert (report.intact, report.position) == (False, 5)
+    assert "altered" in report.problem
+
+
+# --- verify: stored tree nodes ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("level", "index", "message"),
+    [
+        (0, 0, "position 1: the stored tree node over positions 1-1"),
+        (0, 33, "position 34: the stored tree node over positions 34-34"),
+        (1, 5, "position 11: the stored tree node over positions 11-12"),
+        (3, 2, "position 17: the stored tree node over positions 17-24"),
+        (5, 0, "position 1: the stored tree node over positions 1-32"),
+    ],
+)
+@pytest.mark.parametrize("damage", ["altered", "deleted", "uppercase"])
+def test_a_stored_tree_node_altered_or_missing_is_reported(
+    example, sqlite_target, level, index, message, damage
+):
+    example.close()
+    where = f"WHERE level = {level} AND idx = {index}"
+    statement = {
+        "altered": f"UPDATE merkle_nodes SET hash = 'ff' || substr(hash, 3) {where}",
+        "deleted": f"DELETE FROM merkle_nodes {where}",
+        "uppercase": f"UPDATE merkle_nodes SET hash = upper(hash) {where}",
+    }[damage]
+    _tamper(sqlite_target, statement)
+    report = _verify(sqlite_target)
+    if damage == "uppercase":  # the same hash, written in capitals: read as hex, it matches
+        assert report.intact
+        return
+    assert f"position {report.position}: {report.problem}".startswith(message)
+    assert report.problem.endswith(
+        "missing" if damage == "deleted" else "does not match the events"
+    )
+
+
+def test_a_stored_tree_node_that_is_not_hex_does_not_match(example, sqlite_target):
+    example.close()
+    _tamper(sqlite_target, "UPDATE merkle_nodes SET hash = 'not hex' WHERE level = 2 AND idx = 1")
+    report = _verify(sqlite_target)
+    assert (report.position, report.problem) == (
+        5,
+        "the stored tree node over positions 5-8 does not match the events",
+    )
+
+
+def test_the_first_bad_position_wins_across_nodes_and_events(example, sqlite_target):
+    """A node found wrong is reported before a later event's fault, as a batch would not."""
+    example.close()
+    _tamper(
+        sqlite_target,
+        "UPDATE merkle_nodes SET hash = 'ff' || substr(hash, 3) WHERE level = 1 AND idx = 2",
+        "UPDATE events SET data = substr(data, 1, 10) || 'Z' || substr(data, 12) WHERE position = 40",
+    )
+    report = _verify(sqlite_target)
+    assert (report.position, report.problem) == (
+        5,
+        "the stored tree node over positions 5-6 does not match the events",
+    )
+
+
+def test_verify_on_both_databases_and_a_node_altered_behind_its_back(any_ledger):
+    any_ledger.import_lines(example_lines())
+    integrity.make_checkpoint(any_ledger.store, any_ledger.origin, any_ledger.clock())
+    report = integrity.verify_ledger(any_ledger.store, batch=7)  # many short batches
+    assert report.intact and (report.checked, report.checkpoints) == (48, 1)
+    assert report.root == integrity.tree_root(any_ledger.store)[1].hex()
+    engine = any_ledger.store.engine
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("DROP TRIGGER merkle_nodes_no_update")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER merkle_nodes_no_update_delete ON merkle_nodes")
+        conn.exec_driver_sql(
+            "UPDATE merkle_nodes SET hash = '00' || substr(hash, 3) WHERE level = 4 AND idx = 1"
+        )
+    report = integrity.verify_ledger(any_ledger.store, batch=7)
+    assert (report.position, report.problem) == (
+        17,
+        "the stored tree node over positions 17-32 does not match the events",
+    )

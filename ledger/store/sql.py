@@ -547,7 +547,7 @@ class SqlEventStore:
             .order_by(events_table.c.version)
         )
         with self._connect() as conn:
-            return [_event(row) for row in conn.execute(query)]
+            return [decode_row(row) for row in conn.execute(query)]
 
     def read_subjects(self, subjects: Iterable[str]) -> dict[str, list[StoredEvent]]:
         """Several subjects' events at once, each in version order (absent ones map to [])."""
@@ -561,7 +561,7 @@ class SqlEventStore:
                     .order_by(events_table.c.subject, events_table.c.version)
                 )
                 for row in conn.execute(query):
-                    stored = _event(row)
+                    stored = decode_row(row)
                     found[stored.subject].append(stored)
         return found
 
@@ -570,7 +570,7 @@ class SqlEventStore:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         for row in self.scan(after=after, batch_size=batch_size):
-            yield _event(row)
+            yield decode_row(row)
 
     def scan(
         self,
@@ -656,7 +656,7 @@ class SqlEventStore:
             for chunk in chunks(sorted(set(event_ids)), 500):
                 rows = conn.execute(select(events_table).where(events_table.c.id.in_(chunk)))
                 for row in rows:
-                    stored = _event(row)
+                    stored = decode_row(row)
                     found[stored.id] = stored
         return found
 
@@ -670,7 +670,7 @@ class SqlEventStore:
                     select(events_table).where(events_table.c.position.in_(positions))
                 )
                 for row in rows:
-                    stored = _event(row)
+                    stored = decode_row(row)
                     found[stored.position] = stored
         return [found[p] for p in sorted(found)]
 
@@ -939,7 +939,7 @@ def _row_values(stored: StoredEvent) -> tuple[Any, ...]:
     )
 
 
-def _event(row: Sequence[Any]) -> StoredEvent:
+def decode_row(row: Sequence[Any]) -> StoredEvent:
     """A stored event from a row of every column in EVENT_COLUMNS order."""
     try:
         return _decode_row(row)
