@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+import gc
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -232,8 +233,13 @@ class Ledger:
         with self.store.session(stamp) as session:
             write = _Write(self, session)
             write.add(first)
+            del first  # hold one chunk at a time
             for chunk in chunks:
                 write.add(chunk)
+                # The collector is paused (see ledger/bulk.py), and SQLAlchemy's
+                # statements hold reference cycles: without this, each chunk's
+                # queries (and the ids in them) would stay until the end.
+                gc.collect(0)
             write.finish()
         return write.result()
 
@@ -529,6 +535,7 @@ class _Write:
         self.versions: dict[str, int] = {}
         self.lines = array("q")  # input line of each added event, by position - first
         self.kept: list[StoredEvent] = []  # the added events, while few
+        self.keeping = True
         self.skipped: list[str] = []
         self.deferred: set[str] = set()
         self._keys: dict[str, str] = {}  # occurred_at -> its sort key (many events share a day)
@@ -576,8 +583,10 @@ class _Write:
         except RuleViolation:
             self.deferred.update(s.subject for s in sealed)
         placed = self.session.add(sealed)
-        if len(self.kept) + len(placed) <= CHUNK_EVENTS:
+        if self.keeping and len(self.kept) + len(placed) <= CHUNK_EVENTS:
             self.kept += placed
+        else:
+            self.keeping, self.kept = False, []  # too many to keep: read back when asked
 
     def finish(self) -> None:
         """Check again, with the whole input written, the subjects a chunk left in doubt."""
@@ -592,7 +601,7 @@ class _Write:
 
     def result(self) -> AppendResult:
         count = len(self.lines)
-        if count == len(self.kept):
+        if self.keeping:
             return AppendResult(self.kept, self.skipped)
         return AppendResult(Appended(self.store, self.first, count), self.skipped)
 

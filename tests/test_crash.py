@@ -367,20 +367,22 @@ def test_a_recording_command_killed_mid_append_leaves_the_whole_event_or_nothing
 
 HOLDER = """
 import sys, time
-from sqlalchemy import event
 from ledger.service import Ledger
-from ledger.store.sql import SqlEventStore
+from ledger.store import sql
 from ledger.synthetic import synthetic_lines
 
-store = SqlEventStore.open(sys.argv[1])
+store = sql.SqlEventStore.open(sys.argv[1])
+written = sql.AppendSession.add
 
-@event.listens_for(store.engine, "after_cursor_execute")
-def hold(conn, cursor, statement, parameters, context, executemany):
-    # The events are inserted, the transaction is open: wait here to be killed.
-    if statement.lstrip().upper().startswith("INSERT INTO EVENTS"):
-        print("holding", flush=True)
-        time.sleep(3600)
+def hold(session, events):
+    # The events are written (INSERT on SQLite, COPY on PostgreSQL) and the
+    # transaction is open: wait here to be killed.
+    placed = written(session, events)
+    print("holding", flush=True)
+    time.sleep(3600)
+    return placed
 
+sql.AppendSession.add = hold
 Ledger(store, user="doomed@test").import_lines(synthetic_lines(500))
 """
 
