@@ -16,7 +16,6 @@ from functools import partial
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, select
 
 from ledger import upcasting
 from ledger.bulk import bulk
@@ -47,7 +46,7 @@ from ledger.records import (
     leaf_hash_of,
     plainly_canonical,
 )
-from ledger.store.sql import EVENT_COLUMNS, SqlEventStore, decode_row, nodes_table
+from ledger.store.sql import EVENT_COLUMNS, SqlEventStore, decode_row
 
 Progress = Callable[[int], None]
 EMPTY_TREE = bytes.fromhex(EMPTY_ROOT)
@@ -267,34 +266,6 @@ class _Stack:
 NodeFetch = Callable[[int, int, int], Sequence[tuple[Any, Any]]]
 """`fetch(level, after, limit)`: stored (idx, hash) of a level with idx > after, in idx order."""
 
-_NODES_SQL = "SELECT idx, hash FROM merkle_nodes WHERE level = ? AND idx > ? ORDER BY idx LIMIT ?"
-
-
-def _node_fetcher(store: SqlEventStore, conn: Connection) -> NodeFetch:
-    """Keyset-batched reads of one tree level; SQLite through the driver (no row objects)."""
-    if store.dialect == "sqlite":
-        raw = conn.connection.driver_connection
-        assert raw is not None
-
-        def fetch_sqlite(level: int, after: int, limit: int) -> Sequence[tuple[Any, Any]]:
-            rows: list[tuple[Any, Any]] = raw.execute(_NODES_SQL, (level, after, limit)).fetchall()
-            return rows
-
-        return fetch_sqlite
-    query = (
-        select(nodes_table.c.idx, nodes_table.c.hash)
-        .where(nodes_table.c.level == bindparam("level"), nodes_table.c.idx > bindparam("after"))
-        .order_by(nodes_table.c.idx)
-        .limit(bindparam("limit"))
-    )
-
-    def fetch_any(level: int, after: int, limit: int) -> Sequence[tuple[Any, Any]]:
-        result = conn.execute(query, {"level": level, "after": after, "limit": limit})
-        return [(idx, digest) for idx, digest in result]
-
-    return fetch_any
-
-
 class _Level:
     """One level's stored nodes, read in idx order as the streaming tree completes them."""
 
@@ -457,78 +428,77 @@ def verify_ledger(
     expected = 1
     last_recorded = ""
     node_batch = max(batch, 1)
-    with store.engine.connect() as conn:
-        fetch = _node_fetcher(store, conn)
-        levels: list[_Level] = [_Level(fetch, 0, node_batch)]
-        leaves = levels[0]
-        hashes = stack.hashes
-        for row in store.scan(EVENT_COLUMNS, batch_size=max(batch, 1)):
-            position = row[0]
-            leaf = _fast_leaf(row)
-            if leaf is not None:
-                subject, version, recorded_at = row[3], row[4], row[7]
-                leaf_hex = row[11]
-            else:
-                try:
-                    stored = decode_row(row)
-                except CorruptRecord as exc:
-                    return fail(exc.position, exc.reason)
-                position = stored.position
-                if position != expected:
-                    return fail(expected, f"missing (the next stored position is {position})")
-                leaf_hex = leaf_hash_of(stored.canonical())
-                if leaf_hex != stored.leaf_hash:
-                    return fail(
-                        position, "its fields do not match its leaf hash: the event was altered"
-                    )
-                leaf = bytes.fromhex(leaf_hex)
-                subject, version, recorded_at = stored.subject, stored.version, stored.recorded_at
+    fetch = store.level_nodes
+    levels: list[_Level] = [_Level(fetch, 0, node_batch)]
+    leaves = levels[0]
+    hashes = stack.hashes
+    for row in store.scan(EVENT_COLUMNS, batch_size=max(batch, 1)):
+        position = row[0]
+        leaf = _fast_leaf(row)
+        if leaf is not None:
+            subject, version, recorded_at = row[3], row[4], row[7]
+            leaf_hex = row[11]
+        else:
+            try:
+                stored = decode_row(row)
+            except CorruptRecord as exc:
+                return fail(exc.position, exc.reason)
+            position = stored.position
             if position != expected:
                 return fail(expected, f"missing (the next stored position is {position})")
-            last = versions.get(subject, 0)
-            if version != last + 1:
-                return fail(position, f"{subject} version {version} follows version {last}")
-            versions[subject] = version
-            if recorded_at < last_recorded:
-                # Appends stamp record time under the append lock, never earlier than the
-                # event before: a time that goes backwards was written behind the ledger's back.
+            leaf_hex = leaf_hash_of(stored.canonical())
+            if leaf_hex != stored.leaf_hash:
+                return fail(
+                    position, "its fields do not match its leaf hash: the event was altered"
+                )
+            leaf = bytes.fromhex(leaf_hex)
+            subject, version, recorded_at = stored.subject, stored.version, stored.recorded_at
+        if position != expected:
+            return fail(expected, f"missing (the next stored position is {position})")
+        last = versions.get(subject, 0)
+        if version != last + 1:
+            return fail(position, f"{subject} version {version} follows version {last}")
+        versions[subject] = version
+        if recorded_at < last_recorded:
+            # Appends stamp record time under the append lock, never earlier than the
+            # event before: a time that goes backwards was written behind the ledger's back.
+            return fail(
+                position,
+                f"recorded at {recorded_at}, before the event before it ({last_recorded})",
+            )
+        last_recorded = recorded_at
+        # The tree: level 0 repeats the leaf; each completed node is compared as it completes.
+        index = position - 1
+        rows0, at0 = leaves.rows, leaves.at
+        if at0 < len(rows0) and rows0[at0][0] == index:
+            node = rows0[at0][1]
+            leaves.at = at0 + 1
+        else:
+            node = leaves.stored(index)
+        if node != leaf_hex and (node is None or not _same_hash(node, leaf)):
+            return fail(*_node_problem(0, index, node))
+        digest, level = leaf, 0
+        while index & 1:
+            digest = _sha256(b"\x01" + hashes.pop() + digest).digest()
+            level, index = level + 1, index >> 1
+            if level == len(levels):
+                levels.append(_Level(fetch, level, node_batch))
+            node = levels[level].stored(index)
+            if node != digest.hex() and (node is None or not _same_hash(node, digest)):
+                return fail(*_node_problem(level, index, node))
+        hashes.append(digest)
+        stack.count = position
+        if position in checkpoints:
+            if checkpoints[position]["root"] != stack.root().hex():
                 return fail(
                     position,
-                    f"recorded at {recorded_at}, before the event before it ({last_recorded})",
+                    f"the tree of size {position} no longer has the root of its checkpoint",
                 )
-            last_recorded = recorded_at
-            # The tree: level 0 repeats the leaf; each completed node is compared as it completes.
-            index = position - 1
-            rows0, at0 = leaves.rows, leaves.at
-            if at0 < len(rows0) and rows0[at0][0] == index:
-                node = rows0[at0][1]
-                leaves.at = at0 + 1
-            else:
-                node = leaves.stored(index)
-            if node != leaf_hex and (node is None or not _same_hash(node, leaf)):
-                return fail(*_node_problem(0, index, node))
-            digest, level = leaf, 0
-            while index & 1:
-                digest = _sha256(b"\x01" + hashes.pop() + digest).digest()
-                level, index = level + 1, index >> 1
-                if level == len(levels):
-                    levels.append(_Level(fetch, level, node_batch))
-                node = levels[level].stored(index)
-                if node != digest.hex() and (node is None or not _same_hash(node, digest)):
-                    return fail(*_node_problem(level, index, node))
-            hashes.append(digest)
-            stack.count = position
-            if position in checkpoints:
-                if checkpoints[position]["root"] != stack.root().hex():
-                    return fail(
-                        position,
-                        f"the tree of size {position} no longer has the root of its checkpoint",
-                    )
-                report.checkpoints += 1
-            report.checked += 1
-            expected += 1
-            if progress is not None and report.checked % batch == 0:
-                progress(batch)
+            report.checkpoints += 1
+        report.checked += 1
+        expected += 1
+        if progress is not None and report.checked % batch == 0:
+            progress(batch)
     leaf_count = store.node_count(0)
     if leaf_count != report.checked:
         return fail(

@@ -8,9 +8,9 @@ either loses cleanly (ConcurrencyError) or is seen.
 
 from __future__ import annotations
 
+import gc
 import unicodedata
 import uuid
-import gc
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence

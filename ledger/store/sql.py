@@ -698,6 +698,29 @@ class SqlEventStore:
                     found.update({(level, int(i)): bytes.fromhex(str(h)) for i, h in rows})
         return found
 
+    def level_nodes(self, level: int, after: int, limit: int) -> list[tuple[int, str]]:
+        """Stored (idx, hash) of one tree level with idx > after, in idx order, at most `limit`.
+
+        Verify reads each level this way, in keyset batches, as its streaming
+        tree completes nodes; on SQLite through the driver (no row objects).
+        """
+        with self._connect() as conn:
+            if self.dialect == "sqlite":
+                raw: Any = conn.connection.driver_connection
+                rows: list[tuple[int, str]] = raw.execute(
+                    "SELECT idx, hash FROM merkle_nodes WHERE level = ? AND idx > ? "
+                    "ORDER BY idx LIMIT ?",
+                    (level, after, limit),
+                ).fetchall()
+                return rows
+            result = conn.execute(
+                select(nodes_table.c.idx, nodes_table.c.hash)
+                .where(nodes_table.c.level == level, nodes_table.c.idx > after)
+                .order_by(nodes_table.c.idx)
+                .limit(limit)
+            )
+            return [(idx, digest) for idx, digest in result]
+
     def node_count(self, level: int) -> int:
         """How many nodes of a level are stored (level 0: the tree's leaves)."""
         with self._connect() as conn:
