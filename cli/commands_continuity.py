@@ -9,7 +9,7 @@ import click
 from cli.app import cli
 from cli.context import Env, json_option, make_view, pass_env, print_json, view_options
 from cli.render import table
-from ledger.continuity import Grouping, continuity_report
+from ledger.continuity import Grouping
 
 
 def _print_cohort(heading: str, cohort: dict[str, Any]) -> None:
@@ -91,8 +91,7 @@ def continuity(
         office = f"office/{office}"
     ledger = env.ledger()
     view = make_view(ledger, as_of, known_at)
-    report = continuity_report(
-        list(ledger.events()),
+    report = ledger.continuity(
         view,
         office=office,
         horizon_days=horizon_days,

@@ -12,7 +12,6 @@ from cli.commands_admin import write_atomically
 from cli.commands_continuity import print_report
 from cli.context import Env, pass_env
 from cli.render import table
-from ledger.continuity import continuity_report
 from ledger.export import event_line, export_bytes, export_document
 from ledger.service import Ledger
 
@@ -66,7 +65,7 @@ def demo(env: Env, directory: str) -> None:
         ]
         click.echo(table(["commitment", "status", "made by", "title"], rows))
         click.echo("\nWhat became of them when power changed hands (continuity report):")
-        print_report(continuity_report(list(ledger.events()), view).to_json())
+        print_report(ledger.continuity(view).to_json())
         document = export_document(ledger.events(), view, sections)
         write_atomically(str(folder / "export.json"), iter([export_bytes(document)]))
         write_atomically(str(folder / "events.ndjson"), (event_line(e) for e in ledger.events()))

@@ -43,7 +43,12 @@ from ledger.bulk import bulk
 from ledger.errors import NotFound
 from ledger.events import GOVERNING_CAPACITIES, subject_kind
 from ledger.projections.budgets import latest_allocations
-from ledger.projections.commitments import TargetState, fold_commitment
+from ledger.projections.commitments import (
+    CommitmentState,
+    TargetState,
+    apply_commitment_event,
+    copy_commitment,
+)
 from ledger.projections.common import View, live_events
 from ledger.projections.offices import OfficeState, Tenure, fold_office
 from ledger.quantities import exact_arithmetic, format_amount, format_total
@@ -173,12 +178,15 @@ def transitions(
 # --- what the ledger holds, indexed for windows --------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class _History:
     """One subject's live events in valid-time order, with their instants for bisecting."""
 
     events: list[StoredEvent]
     keys: list[str]
+    # A running fold of the commitment: its state after the first `folded` events.
+    folded: int = 0
+    state: CommitmentState | None = None
 
     @classmethod
     def of(cls, events: list[StoredEvent]) -> _History:
@@ -191,6 +199,31 @@ class _History:
     def within(self, start_key: str, end_key: str) -> list[StoredEvent]:
         """Events in the window (start, end]."""
         return self.events[bisect_right(self.keys, start_key) : bisect_right(self.keys, end_key)]
+
+    def state_at(self, key: str) -> CommitmentState | None:
+        """`fold_commitment(self.until(key))`, folding on from the last call when it can.
+
+        The state returned is the running one: valid until the next call.
+        """
+        count = bisect_right(self.keys, key)
+        if count < self.folded:
+            self.folded, self.state = 0, None
+        state = self.state
+        for stored in self.events[self.folded : count]:
+            state = apply_commitment_event(state, stored)
+        self.folded, self.state = count, state
+        return state
+
+    def state_after(self, state: CommitmentState, key: str) -> CommitmentState:
+        """The state `state_at(key)` would give, from the running state, leaving that as it is."""
+        count = bisect_right(self.keys, key)
+        later = self.events[self.folded : count]
+        if not later:
+            return state
+        moved = copy_commitment(state)
+        for stored in later:
+            moved = apply_commitment_event(moved, stored)
+        return moved
 
 
 @dataclass
@@ -459,20 +492,29 @@ def _follow(
         return None
     if area is not None and area not in made.get("areas", []):
         return None
-    state = fold_commitment(history.until(window.start_key))
-    if state is None or state.status(judged.judged_on) in ENDED_STATUSES:
+    state = history.state_at(window.start_key)
+    # The status is one of ENDED_STATUSES exactly when it is closed (see StatusInputs).
+    if state is None or _closed(state):
         return None
     own = [e for e in history.within(window.start_key, window.end_key) if _is_government_act(e)]
     funding = ledger.allocating.get(subject)
     money = funding.within(window.start_key, window.end_key) if funding else []
     acts = sorted([*own, *money], key=lambda e: (e.occurred_key, e.position))
     revised = any(a.type == "CommitmentRevised" for a in acts)
-    at_end = fold_commitment(history.until(window.end_key)) if revised else state
+    at_end = history.state_after(state, window.end_key) if revised else state
     fate, act = decide_fate(acts, state.targets, at_end.targets if at_end else {})
     decided = CommitmentFate(
         subject, state.title, state.by, state.made_at, state.capacity, fate, _act(act)
     )
     return _Followed(subject, state.targets, decided)
+
+
+def _closed(state: CommitmentState) -> bool:
+    """Whether `state.status(day)` is withdrawn, superseded or delivered, on any day."""
+    if state.withdrawn is not None or state.superseded_by is not None:
+        return True
+    targets = state.targets
+    return bool(targets) and all(t.reached for t in targets.values())
 
 
 def _act(stored: StoredEvent | None) -> Act | None:

@@ -930,3 +930,16 @@ def decode_stored(raw: dict[str, Any]) -> Event:
         return decode_event(raw, stored=True)
     built: Event = _constructor(cls)(raw)
     return built
+
+
+def stored_quantity(raw: dict[str, Any]) -> Quantity:
+    """A Quantity from its stored form (`{"amount": "...", "unit": "..."}`), not validated again.
+
+    What `decode_stored` builds for a quantity field: the folds read stored data
+    dicts and need typed quantities only where they keep one.
+    """
+    built: Quantity = _QUANTITY({"amount": Decimal(raw["amount"]), "unit": raw["unit"]})
+    return built
+
+
+_QUANTITY = _constructor(Quantity)

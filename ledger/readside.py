@@ -11,12 +11,17 @@ full replay uses, so the two cannot disagree; a property test holds them to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Any
+from sys import intern as _intern
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from ledger.bulk import bulk
+from ledger.errors import CorruptRecord
 from ledger.events import subject_kind
 from ledger.projections import (
     ActorState,
@@ -46,6 +51,9 @@ from ledger.store.readmodels import (
     tenures,
 )
 from ledger.store.sql import SqlEventStore
+
+if TYPE_CHECKING:  # the continuity module loads only when a report is asked for (not for `show`)
+    from ledger.continuity import ContinuityReport, Grouping
 
 SECTIONS = ("actors", "offices", "commitments", "budgets")
 # Past this many new events, one full replay beats refolding subject by subject.
@@ -101,8 +109,8 @@ def rows_of(
                 },
             )
     for subject, commitment in state_commitments.items():
-        document = commitment.to_json(date.min)
-        document["status"] = None  # judged on the day asked, from the three columns below
+        # Status is judged on the day asked, from the three columns below.
+        document = commitment.json_with_status(None)
         inputs = commitment.status_inputs()
         rows.add(
             commitments,
@@ -158,6 +166,18 @@ def _current_view(tz: ZoneInfo) -> View:
     return View(now=datetime(2000, 1, 1, tzinfo=UTC), tz=tz)
 
 
+def _folded_events(
+    store: SqlEventStore, kinds: Sequence[str] | None = None
+) -> Iterator[StoredEvent]:
+    """Every event (of `kinds`) in position order, as the folds need them: without sources.
+
+    No fold reads an event's sources or leaf hash; leaving them unread saves
+    decoding a JSON text per event and holding it while the whole log is folded.
+    """
+    for row in store.scan(_FOLDED_COLUMNS, kinds=kinds, batch_size=5000):
+        yield _sourceless_event(row)
+
+
 class _Tracked:
     """Wraps an event stream, remembering the last position seen."""
 
@@ -175,7 +195,7 @@ class _Tracked:
 def rebuild(store: SqlEventStore, models: ReadModels, tz: ZoneInfo) -> int:
     """Drop every read-model row and replay the whole log; returns the position reached."""
     expected = models.position()
-    stream = _Tracked(store.read_all(batch_size=5000))
+    stream = _Tracked(_folded_events(store))
     state = project_ledger(stream, _current_view(tz))
     rows = rows_of(state.actors, state.offices, state.commitments, state.budgets)
     if not models.apply(rows, expected=expected, position=stream.last, full=True):
@@ -254,6 +274,108 @@ def _refold(store: SqlEventStore, subjects: set[str], tz: ZoneInfo) -> Rows:
     return rows
 
 
+CONTINUITY_KINDS = ("office", "commitment", "budget")
+# Every column but `sources` (read only for the acts the report names) and `leaf_hash`.
+_FOLDED_COLUMNS = (
+    "position",
+    "id",
+    "type",
+    "subject",
+    "version",
+    "occurred_at",
+    "occurred_key",
+    "recorded_at",
+    "recorded_by",
+    "data",
+    "schema",
+)
+
+
+def continuity_from_store(
+    store: SqlEventStore,
+    view: View,
+    *,
+    office: str | None = None,
+    horizon_days: int | None = None,
+    by: Grouping = "administration",
+    area: str | None = None,
+) -> ContinuityReport:
+    """`continuity_report` of the whole log, reading only what the report looks at.
+
+    The same report as `continuity_report(store.read_all(), view, ...)`: the
+    report folds offices, commitments and budget lines only (each subject's
+    retractions are in its own history), so the scan leaves the other
+    subjects in the database; and it reads an event's sources only to name
+    the source of an act, so those are read afterwards for the acts alone.
+    `horizon_days` None is the report's default (DEFAULT_HORIZON_DAYS).
+    """
+    from ledger.continuity import DEFAULT_HORIZON_DAYS, continuity_report
+
+    report = continuity_report(
+        _folded_events(store, CONTINUITY_KINDS),
+        view,
+        office=office,
+        horizon_days=DEFAULT_HORIZON_DAYS if horizon_days is None else horizon_days,
+        by=by,
+        area=area,
+    )
+    _name_act_sources(store, report)
+    return report
+
+
+def _sourceless_event(row: Sequence[Any]) -> StoredEvent:
+    """A stored event from a row of `_FOLDED_COLUMNS`, without sources or leaf hash."""
+    position, event_id, type_, subject, version, occurred_at, occurred_key = row[:7]
+    recorded_at, recorded_by, data, schema = row[7:]
+    try:
+        decoded = orjson.loads(data)
+    except ValueError as exc:  # as the store reports a row it cannot read
+        raise CorruptRecord(
+            int(position) if isinstance(position, int) else 0,
+            f"the stored row was altered: it cannot be read ({str(exc).splitlines()[0]})",
+        ) from None
+    # Types, subjects, recorders and days repeat across events: one string each,
+    # shared, while the whole log is held.
+    return StoredEvent(
+        position=int(position),
+        id=str(event_id),
+        type=_intern(str(type_)),
+        subject=_intern(str(subject)),
+        version=int(version),
+        occurred_at=_intern(str(occurred_at)),
+        recorded_at=str(recorded_at),
+        recorded_by=_intern(str(recorded_by)),
+        data=decoded,
+        sources=[],
+        leaf_hash="",
+        occurred_key=_intern(str(occurred_key)),
+        schema=int(schema),
+    )
+
+
+def _name_act_sources(store: SqlEventStore, report: ContinuityReport) -> None:
+    """Put each act's first source URL in, as `Act.of` takes it from the full event."""
+    from ledger.continuity import Act
+
+    cohorts = [
+        cohort
+        for found in report.offices.values()
+        for transition in found
+        for cohort in (transition.live, transition.carried_into_office)
+    ]
+    acts = {fate.act.id for c in cohorts for fate in c.commitments if fate.act is not None}
+    if not acts:
+        return
+    full = store.find(acts)
+    for cohort in cohorts:
+        cohort.commitments[:] = [
+            fate
+            if fate.act is None
+            else replace(fate, act=replace(fate.act, source=Act.of(full[fate.act.id]).source))
+            for fate in cohort.commitments
+        ]
+
+
 def judged(sections: dict[str, dict[str, Any]], judged_on: date) -> dict[str, dict[str, Any]]:
     """Read-model sections with each commitment's status judged on a day (export form)."""
     for state in sections.get("commitments", {}).values():
@@ -275,5 +397,10 @@ def state_sections(
     if view.as_of is None and view.known_at is None:
         catch_up(store, models, view.tz)
         return judged({name: models.section(name) for name in SECTIONS}, view.judged_on)
-    state: LedgerState = project_ledger(store.read_all(batch_size=5000), view)
-    return state.to_json()
+    return state_from_store(store, view).to_json()
+
+
+def state_from_store(store: SqlEventStore, view: View) -> LedgerState:
+    """`project_ledger(store.read_all(), view)`, reading the log without sources (see
+    `_folded_events`): what `Ledger.state` can call."""
+    return project_ledger(_folded_events(store), view)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any, BinaryIO, TypeVar, overload
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -40,7 +40,14 @@ from ledger.projections import (
     project_commitment,
     project_ledger,
 )
-from ledger.readside import catch_up, judged, rebuild, state_sections
+from ledger.readside import (
+    catch_up,
+    continuity_from_store,
+    judged,
+    rebuild,
+    state_from_store,
+    state_sections,
+)
 from ledger.records import (
     Content,
     StoredEvent,
@@ -52,6 +59,9 @@ from ledger.records import (
 from ledger.rules import TYPES_THAT_AFFECT_REFERRERS, check_batch
 from ledger.store.readmodels import ReadModels
 from ledger.store.sql import AppendSession, SqlEventStore
+
+if TYPE_CHECKING:  # the continuity module loads only when a report is asked for
+    from ledger.continuity import ContinuityReport, Grouping
 
 Clock = Callable[[], datetime]
 TZ_SETTING = "timezone"
@@ -448,8 +458,22 @@ class Ledger:
         return state
 
     def state(self, view: View) -> LedgerState:
-        """The whole derived state in a view."""
-        return project_ledger(self.store.read_all(), view)
+        """The whole derived state in a view (a replay of the log; sources are not read)."""
+        return state_from_store(self.store, view)
+
+    def continuity(
+        self,
+        view: View,
+        *,
+        office: str | None = None,
+        horizon_days: int | None = None,
+        by: Grouping = "administration",
+        area: str | None = None,
+    ) -> ContinuityReport:
+        """The continuity report (docs/methodology.md) of the log as a view sees it."""
+        return continuity_from_store(
+            self.store, view, office=office, horizon_days=horizon_days, by=by, area=area
+        )
 
     def subject_state(self, subject: str, view: View) -> dict[str, Any]:
         """The export form of one subject's state in a view.

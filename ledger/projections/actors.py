@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.events import ActorRegistered
-from ledger.projections.common import HistoryError
+from ledger.projections.common import HistoryError, event_data
 from ledger.records import StoredEvent
 
 
@@ -37,17 +36,17 @@ def fold_actor(events: Sequence[StoredEvent]) -> ActorState | None:
     """An actor's state from its live events in valid-time order."""
     state: ActorState | None = None
     for stored in events:
-        event = stored.event
-        if not isinstance(event, ActorRegistered):
+        data = event_data(stored)
+        if stored.type != "ActorRegistered":
             raise HistoryError(stored, f"{stored.type} is not an actor event", "type")
         if state is not None:
             raise HistoryError(stored, f"{stored.subject} is already registered", "subject")
         state = ActorState(
             subject=stored.subject,
-            name=event.data.name,
-            kind=event.data.kind,
-            names=dict(event.data.names or {}),
-            parent=event.data.parent,
+            name=data["name"],
+            kind=data["kind"],
+            names=dict(data.get("names") or {}),
+            parent=data.get("parent"),
             registered_at=stored.occurred_at,
         )
     return state

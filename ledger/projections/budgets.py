@@ -14,7 +14,7 @@ from typing import Any
 
 from ledger.events import Allocation, AppropriationRecorded
 from ledger.projections.commitments import CommitmentState
-from ledger.projections.common import HistoryError
+from ledger.projections.common import HistoryError, event_data
 from ledger.quantities import exact_arithmetic, format_amount, format_total
 from ledger.records import StoredEvent
 
@@ -26,6 +26,8 @@ FUNDING_PHASE_OF = {
     "adjusted": "approved",
     "executed": "executed",
 }
+
+_ZERO = Decimal(0)
 
 AllocationCheck = Callable[[StoredEvent, Allocation, str], None]
 
@@ -61,34 +63,39 @@ def fold_budget(
     """A budget line from its live events in valid-time order, checking its sums and units."""
     state: BudgetState | None = None
     for stored in events:
-        event = stored.event
-        if not isinstance(event, AppropriationRecorded):
+        data = event_data(stored)
+        if stored.type != "AppropriationRecorded":
             raise HistoryError(stored, f"{stored.type} is not a budget event", "type")
-        data = event.data
-        unit = data.quantity.unit
-        line = data.quantity.amount
+        quantity = data["quantity"]
+        unit = quantity["unit"]
+        line = Decimal(quantity["amount"])
         total = Decimal(0)
-        for index, allocation in enumerate(data.allocations):
+        allocations = data.get("allocations", ())
+        for index, allocation in enumerate(allocations):
             where = f"data.allocations[{index}]"
-            if allocation.quantity.unit != unit:
+            allocated = allocation["quantity"]
+            if allocated["unit"] != unit:
                 raise HistoryError(
                     stored,
-                    f"allocation in {allocation.quantity.unit} on a line in {unit}",
+                    f"allocation in {allocated['unit']} on a line in {unit}",
                     f"{where}.quantity",
                 )
+            amount = Decimal(allocated["amount"])
             # A negative allocation on a positive line would let the others exceed
             # the line; a negative line (a cut) takes only cuts.
-            if (allocation.quantity.amount < 0) != (line < 0) and allocation.quantity.amount:
+            if (amount < 0) != (line < 0) and amount:
                 sign = "negative" if line >= 0 else "positive"
                 raise HistoryError(
                     stored,
-                    f"an allocation of {format_amount(allocation.quantity.amount)} {unit} "
+                    f"an allocation of {format_amount(amount)} {unit} "
                     f"on a line of {format_amount(line)} {unit} cannot be {sign}",
                     f"{where}.quantity",
                 )
-            total += allocation.quantity.amount
+            total += amount
             if check_allocation is not None:
-                check_allocation(stored, allocation, where)
+                event = stored.event
+                assert isinstance(event, AppropriationRecorded)
+                check_allocation(stored, event.data.allocations[index], where)
         if abs(total) > abs(line):
             raise HistoryError(
                 stored,
@@ -98,20 +105,38 @@ def fold_budget(
                 "data.allocations",
             )
         if state is None:
-            state = BudgetState(stored.subject, data.body, data.fiscal_year, data.instrument, unit)
+            state = BudgetState(
+                stored.subject, data["body"], data["fiscal_year"], data["instrument"], unit
+            )
         state.body, state.fiscal_year, state.instrument = (
-            data.body,
-            data.fiscal_year,
-            data.instrument,
+            data["body"],
+            data["fiscal_year"],
+            data["instrument"],
         )
         state.unit = unit
-        state.phases[data.phase] = {
-            "quantity": data.quantity.model_dump(mode="json"),
+        state.phases[data["phase"]] = {
+            "quantity": {"amount": quantity["amount"], "unit": unit},
             "occurred_at": stored.occurred_at,
-            "allocations": [a.model_dump(mode="json", exclude_none=True) for a in data.allocations],
+            "allocations": [_allocation_json(a) for a in allocations],
         }
         state.event_count += 1
     return state
+
+
+def _allocation_json(allocation: dict[str, Any]) -> dict[str, Any]:
+    """An allocation's export form, keys in the order the typed stored model dumps them.
+
+    `decode_stored` builds a model's fields with defaults first, then the stored
+    (sorted) keys, and pydantic dumps in that order: target, commitment, quantity.
+    """
+    out: dict[str, Any] = {}
+    target = allocation.get("target")
+    if target is not None:
+        out["target"] = target
+    out["commitment"] = allocation["commitment"]
+    quantity = allocation["quantity"]
+    out["quantity"] = {"amount": quantity["amount"], "unit": quantity["unit"]}
+    return out
 
 
 @exact_arithmetic
@@ -127,18 +152,20 @@ def latest_allocations(
     for line in budget_events:
         latest: dict[tuple[str, str | None, str, str], Decimal] = {}
         for stored in line:
-            event = stored.event
-            if not isinstance(event, AppropriationRecorded):
+            if stored.type != "AppropriationRecorded":
                 continue
-            phase = FUNDING_PHASE_OF[event.data.phase]
+            data = event_data(stored)
+            phase = FUNDING_PHASE_OF[data["phase"]]
             in_event: dict[tuple[str, str | None, str, str], Decimal] = {}
-            for allocation in event.data.allocations:
-                key = (allocation.commitment, allocation.target, allocation.quantity.unit, phase)
-                in_event[key] = in_event.get(key, Decimal(0)) + allocation.quantity.amount
+            for allocation in data.get("allocations", ()):
+                quantity = allocation["quantity"]
+                key = (allocation["commitment"], allocation.get("target"), quantity["unit"], phase)
+                amount = Decimal(quantity["amount"])
+                in_event[key] = in_event.get(key, _ZERO) + amount
             latest.update(in_event)
         for (commitment, target, unit, phase), amount in latest.items():
             bucket = funded.setdefault((commitment, target, unit), {})
-            bucket[phase] = bucket.get(phase, Decimal(0)) + amount
+            bucket[phase] = bucket.get(phase, _ZERO) + amount
     return funded
 
 

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ledger.events import (
-    AssessmentRecorded,
-    CommitmentMade,
-    CommitmentReaffirmed,
-    CommitmentRevised,
-    CommitmentSuperseded,
-    CommitmentWithdrawn,
-    ProgressReported,
-    Target,
-)
-from ledger.projections.common import HistoryError
+from ledger.events import stored_quantity
+from ledger.projections.common import HistoryError, event_data
 from ledger.quantities import Quantity, format_amount, format_total
 from ledger.records import StoredEvent
+
+_fromisoformat = date.fromisoformat
 
 FUNDING_PHASES = ("proposed", "approved", "executed")
 STATUSES = ("withdrawn", "superseded", "delivered", "overdue", "in-progress", "pledged")
@@ -69,8 +62,8 @@ class TargetState:
         """The export form; amounts as decimal strings in the target's unit."""
         return {
             "description": self.description,
-            "quantity": self.quantity.model_dump(mode="json"),
-            "baseline": self.baseline.model_dump(mode="json") if self.baseline else None,
+            "quantity": _quantity_json(self.quantity),
+            "baseline": _quantity_json(self.baseline) if self.baseline else None,
             "due": self.due.isoformat() if self.due else None,
             "achieved": format_amount(self.achieved) if self.achieved is not None else None,
             "funded": {p: format_total(self.funded.get(p, Decimal(0))) for p in FUNDING_PHASES},
@@ -132,13 +125,17 @@ class CommitmentState:
 
     def to_json(self, judged_on: date) -> dict[str, Any]:
         """The export form (spec section 5, `commitments`)."""
+        return self.json_with_status(self.status(judged_on))
+
+    def json_with_status(self, status: str | None) -> dict[str, Any]:
+        """The export form with the status given (the read models store it as null)."""
         return {
             "title": self.title,
             "summary": self.summary,
             "by": self.by,
             "capacity": self.capacity,
             "areas": list(self.areas),
-            "status": self.status(judged_on),
+            "status": status,
             "made_at": self.made_at,
             "due": self.due.isoformat() if self.due else None,
             "targets": {k: self.targets[k].to_json() for k in sorted(self.targets)},
@@ -153,114 +150,143 @@ class CommitmentState:
         }
 
 
+def _quantity_json(quantity: Quantity) -> dict[str, str]:
+    """`quantity.model_dump(mode="json")`, without pydantic's call overhead."""
+    return {"amount": format_amount(quantity.amount), "unit": quantity.unit}
+
+
 def fold_commitment(events: Sequence[StoredEvent]) -> CommitmentState | None:
     """A commitment's state from its live events in valid-time order, checking the rules."""
     state: CommitmentState | None = None
     for stored in events:
-        event = stored.event
-        if isinstance(event, CommitmentMade):
-            if state is not None:
-                raise HistoryError(stored, f"{stored.subject} was already made", "type")
-            data = event.data
-            state = CommitmentState(
-                subject=stored.subject,
-                title=data.title,
-                summary=data.summary,
-                by=data.by,
-                capacity=data.capacity,
-                areas=list(data.areas),
-                made_at=stored.occurred_at,
-                made_key=stored.occurred_key,
-                due=data.due,
-                targets={t.key: _new_target(t) for t in data.targets},
-            )
-        elif state is None:
-            raise HistoryError(
-                stored,
-                f"{stored.subject} has no CommitmentMade at or before {stored.occurred_at}",
-                "subject",
-            )
-        else:
-            _apply(state, stored)
-        state.event_count += 1
+        state = apply_commitment_event(state, stored)
     return state
 
 
-def _new_target(target: Target) -> TargetState:
-    return TargetState(
-        key=target.key,
-        quantity=target.quantity,
-        description=target.description,
-        baseline=target.baseline,
-        due=target.due,
+def apply_commitment_event(state: CommitmentState | None, stored: StoredEvent) -> CommitmentState:
+    """One step of `fold_commitment`: the state after `stored` (the state given is changed)."""
+    data = event_data(stored)
+    if stored.type == "CommitmentMade":
+        if state is not None:
+            raise HistoryError(stored, f"{stored.subject} was already made", "type")
+        due = data.get("due")
+        state = CommitmentState(
+            subject=stored.subject,
+            title=data["title"],
+            summary=data.get("summary"),
+            by=data["by"],
+            capacity=data["capacity"],
+            areas=list(data["areas"]),
+            made_at=stored.occurred_at,
+            made_key=stored.occurred_key,
+            due=_fromisoformat(due) if due is not None else None,
+            targets={t["key"]: _new_target(t) for t in data["targets"]},
+        )
+    elif state is None:
+        raise HistoryError(
+            stored,
+            f"{stored.subject} has no CommitmentMade at or before {stored.occurred_at}",
+            "subject",
+        )
+    else:
+        _apply(state, stored, data)
+    state.event_count += 1
+    return state
+
+
+def copy_commitment(state: CommitmentState) -> CommitmentState:
+    """A copy that later steps of a fold cannot change (targets and their funding copied)."""
+    return replace(
+        state,
+        areas=list(state.areas),
+        targets={
+            key: replace(target, funded=dict(target.funded))
+            for key, target in state.targets.items()
+        },
+        assessments=dict(state.assessments),
+        withdrawn=dict(state.withdrawn) if state.withdrawn is not None else None,
+        funded={unit: dict(phases) for unit, phases in state.funded.items()},
     )
 
 
-def _apply(state: CommitmentState, stored: StoredEvent) -> None:
-    event = stored.event
-    if isinstance(event, CommitmentRevised):
-        _revise(state, stored, event)
-    elif isinstance(event, ProgressReported):
-        target = _existing_target(state, stored, event.data.target, "data.target")
-        _same_unit(stored, target, event.data.achieved, "data.achieved")
-        target.achieved = event.data.achieved.amount
+def _new_target(target: dict[str, Any]) -> TargetState:
+    baseline = target.get("baseline")
+    due = target.get("due")
+    return TargetState(
+        key=target["key"],
+        quantity=stored_quantity(target["quantity"]),
+        description=target.get("description"),
+        baseline=stored_quantity(baseline) if baseline is not None else None,
+        due=_fromisoformat(due) if due is not None else None,
+    )
+
+
+def _apply(state: CommitmentState, stored: StoredEvent, data: dict[str, Any]) -> None:
+    type_ = stored.type
+    if type_ == "CommitmentRevised":
+        _revise(state, stored, data)
+    elif type_ == "ProgressReported":
+        target = _existing_target(state, stored, data["target"], "data.target")
+        achieved = data["achieved"]
+        _same_unit(stored, target, achieved["unit"], "data.achieved")
+        target.achieved = Decimal(achieved["amount"])
         state.progressed = True
-    elif isinstance(event, CommitmentWithdrawn):
+    elif type_ == "CommitmentWithdrawn":
         state.withdrawn = {
-            "by": event.data.by,
-            "reason": event.data.reason,
+            "by": data["by"],
+            "reason": data["reason"],
             "at": stored.occurred_at,
         }
-    elif isinstance(event, CommitmentSuperseded):
-        if event.data.successor == state.subject:
+    elif type_ == "CommitmentSuperseded":
+        if data["successor"] == state.subject:
             raise HistoryError(stored, "a commitment cannot supersede itself", "data.successor")
-        state.superseded_by = event.data.successor
-    elif isinstance(event, AssessmentRecorded):
-        state.assessments[event.data.assessor] = {
-            "rubric": event.data.rubric,
-            "rating": event.data.rating,
-            "rationale": event.data.rationale,
+        state.superseded_by = data["successor"]
+    elif type_ == "AssessmentRecorded":
+        state.assessments[data["assessor"]] = {
+            "rubric": data["rubric"],
+            "rating": data["rating"],
+            "rationale": data.get("rationale"),
             "occurred_at": stored.occurred_at,
         }
-    elif not isinstance(event, CommitmentReaffirmed):
+    elif type_ != "CommitmentReaffirmed":
         raise HistoryError(stored, f"{stored.type} is not a commitment event", "type")
 
 
-def _revise(state: CommitmentState, stored: StoredEvent, event: CommitmentRevised) -> None:
-    for index, change in enumerate(event.data.targets):
+def _revise(state: CommitmentState, stored: StoredEvent, data: dict[str, Any]) -> None:
+    for index, change in enumerate(data.get("targets", ())):
         where = f"data.targets[{index}]"
-        current = state.targets.get(change.key)
+        key = change["key"]
+        quantity = change.get("quantity")
+        current = state.targets.get(key)
         if current is None:
-            if change.quantity is None:
+            if quantity is None:
                 raise HistoryError(
                     stored,
-                    f"target '{change.key}' does not exist at {stored.occurred_at}; "
+                    f"target '{key}' does not exist at {stored.occurred_at}; "
                     "a new target needs a quantity",
                     f"{where}.key",
                 )
-            state.targets[change.key] = TargetState(
-                key=change.key,
-                quantity=change.quantity,
-                description=change.description,
-                baseline=change.baseline,
-                due=change.due,
-            )
+            state.targets[key] = _new_target(change)
             continue
-        if change.quantity is not None:
-            _same_unit(stored, current, change.quantity, f"{where}.quantity")
-            current.quantity = change.quantity
-        if change.baseline is not None:
-            _same_unit(stored, current, change.baseline, f"{where}.baseline")
-            current.baseline = change.baseline
-        if change.description is not None:
-            current.description = change.description
-        if change.due is not None:
-            current.due = change.due
-    for index, key in enumerate(event.data.removed or []):
+        if quantity is not None:
+            _same_unit(stored, current, quantity["unit"], f"{where}.quantity")
+            current.quantity = stored_quantity(quantity)
+        baseline = change.get("baseline")
+        if baseline is not None:
+            _same_unit(stored, current, baseline["unit"], f"{where}.baseline")
+            current.baseline = stored_quantity(baseline)
+        description = change.get("description")
+        if description is not None:
+            current.description = description
+        due = change.get("due")
+        if due is not None:
+            current.due = _fromisoformat(due)
+    for index, key in enumerate(data.get("removed") or ()):
         _existing_target(state, stored, key, f"data.removed[{index}]")
         del state.targets[key]
-    if event.data.due is not None:
-        state.due = event.data.due
+    due = data.get("due")
+    if due is not None:
+        state.due = _fromisoformat(due)
     if not state.targets:
         raise HistoryError(stored, "a revision may not remove every target", "data.removed")
 
@@ -280,13 +306,11 @@ def _existing_target(
     return target
 
 
-def _same_unit(
-    stored: StoredEvent, target: TargetState, quantity: Quantity, field_name: str
-) -> None:
-    if quantity.unit != target.quantity.unit:
+def _same_unit(stored: StoredEvent, target: TargetState, unit: str, field_name: str) -> None:
+    if unit != target.quantity.unit:
         raise HistoryError(
             stored,
-            f"unit {quantity.unit} does not match target '{target.key}' in {target.quantity.unit}",
+            f"unit {unit} does not match target '{target.key}' in {target.quantity.unit}",
             field_name,
         )
 

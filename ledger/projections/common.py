@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from ledger import upcasting
 from ledger.events import EventRetracted
 from ledger.records import StoredEvent, format_recorded_at
+
+_CURRENT_SCHEMA = upcasting.CURRENT_SCHEMA
 
 
 class HistoryError(Exception):
@@ -47,6 +51,20 @@ class View:
     def judged_key(self) -> str:
         """`judged_at` as a sortable UTC key."""
         return format_recorded_at(self.judged_at)
+
+
+def event_data(stored: StoredEvent) -> dict[str, Any]:
+    """An event's data in stored JSON form, as the current release reads it.
+
+    The folds read these dicts rather than typed models: a stored event under
+    the current schema was validated when written, and its `data` is the typed
+    model's `model_dump(mode="json", exclude_none=True)`. An event stored under
+    another schema goes through its typed (upcast, validated) form, which also
+    raises what reading it typed raises (a schema too new).
+    """
+    if stored.schema == _CURRENT_SCHEMA:
+        return stored.data
+    return stored.event.data.model_dump(mode="json", exclude_none=True)
 
 
 def valid_time_order(events: Iterable[StoredEvent]) -> list[StoredEvent]:

@@ -6,14 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.events import (
-    OfficeCreated,
-    TenureBegan,
-    TenureEnded,
-    TenureResumed,
-    TenureSuspended,
-)
-from ledger.projections.common import HistoryError
+from ledger.projections.common import HistoryError, event_data
 from ledger.records import StoredEvent
 
 
@@ -94,32 +87,32 @@ def fold_office(events: Sequence[StoredEvent]) -> OfficeState | None:
     """An office's state from its live events in valid-time order, checking the tenure rules."""
     state: OfficeState | None = None
     for stored in events:
-        event = stored.event
-        if isinstance(event, OfficeCreated):
+        data = event_data(stored)
+        if stored.type == "OfficeCreated":
             if state is not None:
                 raise HistoryError(stored, f"{stored.subject} was already created", "subject")
             state = OfficeState(
                 subject=stored.subject,
-                name=event.data.name,
-                jurisdiction=event.data.jurisdiction,
-                kind=event.data.kind,
+                name=data["name"],
+                jurisdiction=data["jurisdiction"],
+                kind=data["kind"],
             )
             continue
         if state is None:
             raise HistoryError(
                 stored, f"{stored.subject} has no OfficeCreated before {stored.occurred_at}"
             )
-        _apply_tenure_event(state, stored)
+        _apply_tenure_event(state, stored, data)
     return state
 
 
-def _apply_tenure_event(state: OfficeState, stored: StoredEvent) -> None:
-    event = stored.event
-    holder = str(getattr(event.data, "holder", ""))
+def _apply_tenure_event(state: OfficeState, stored: StoredEvent, data: dict[str, Any]) -> None:
+    type_ = stored.type
+    holder = str(data.get("holder", ""))
     current = state.open_tenure_of(holder)
     active = state.active_tenure()
     when = stored.occurred_at
-    if isinstance(event, TenureBegan):
+    if type_ == "TenureBegan":
         if current is not None:
             raise HistoryError(
                 stored, f"{holder} already holds {state.subject} at {when}", "data.holder"
@@ -134,21 +127,21 @@ def _apply_tenure_event(state: OfficeState, stored: StoredEvent) -> None:
         state.tenures.append(
             Tenure(
                 holder=holder,
-                role=event.data.role,
-                administration=str(event.data.administration),
+                role=data["role"],
+                administration=str(data.get("administration")),
                 began_at=when,
                 began_key=stored.occurred_key,
             )
         )
-    elif isinstance(event, TenureSuspended):
+    elif type_ == "TenureSuspended":
         if current is None or current.suspended:
             raise HistoryError(
                 stored, f"{holder} has no active tenure in {state.subject} at {when}", "data.holder"
             )
         current.suspensions.append(
-            {"suspended_at": when, "resumed_at": None, "reason": event.data.reason}
+            {"suspended_at": when, "resumed_at": None, "reason": data.get("reason")}
         )
-    elif isinstance(event, TenureResumed):
+    elif type_ == "TenureResumed":
         if current is None or not current.suspended:
             raise HistoryError(
                 stored,
@@ -162,13 +155,13 @@ def _apply_tenure_event(state: OfficeState, stored: StoredEvent) -> None:
                 "data.holder",
             )
         current.suspensions[-1]["resumed_at"] = when
-    elif isinstance(event, TenureEnded):
+    elif type_ == "TenureEnded":
         if current is None:
             raise HistoryError(
                 stored, f"{holder} has no tenure to end in {state.subject} at {when}", "data.holder"
             )
         current.ended_at = when
         current.ended_key = stored.occurred_key
-        current.end_reason = event.data.reason
+        current.end_reason = data["reason"]
     else:
         raise HistoryError(stored, f"{stored.type} is not an office event", "type")

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledger.bulk import bulk
 from ledger.events import subject_kind
 from ledger.projections.actors import ActorState, fold_actor
 from ledger.projections.budgets import BudgetState, apply_funding, fold_budget, latest_allocations
@@ -47,6 +48,7 @@ def group_by_subject(events: Iterable[StoredEvent]) -> dict[str, list[StoredEven
     return grouped
 
 
+@bulk
 def project_ledger(events: Iterable[StoredEvent], view: View) -> LedgerState:
     """Fold every subject's events as the view sees them."""
     state = LedgerState(view=view)
