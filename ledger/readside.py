@@ -336,7 +336,7 @@ def _sourceless_event(row: Sequence[Any]) -> StoredEvent:
         ) from None
     # Types, subjects, recorders and days repeat across events: one string each,
     # shared, while the whole log is held.
-    return StoredEvent(
+    return StoredEvent.trusted(
         position=int(position),
         id=str(event_id),
         type=_intern(str(type_)),

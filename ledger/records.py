@@ -250,6 +250,50 @@ class StoredEvent:
     sources_json: bytes = field(default=b"", repr=False, compare=False)
     _refs: list[frozenset[str]] = field(default_factory=list, repr=False, compare=False)
 
+    @classmethod
+    def trusted(
+        cls,
+        position: int,
+        id: str,
+        type: str,
+        subject: str,
+        version: int,
+        occurred_at: str,
+        recorded_at: str,
+        recorded_by: str,
+        data: dict[str, Any],
+        sources: list[dict[str, Any]],
+        leaf_hash: str,
+        occurred_key: str,
+        schema: int,
+    ) -> StoredEvent:
+        """The event as read from the store, fields already of their types.
+
+        The same object the constructor builds, without its frozen
+        `__setattr__` per field (the bulk readers build millions of these).
+        """
+        built = object.__new__(cls)
+        built.__dict__.update(
+            position=position,
+            id=id,
+            type=type,
+            subject=subject,
+            version=version,
+            occurred_at=occurred_at,
+            recorded_at=recorded_at,
+            recorded_by=recorded_by,
+            data=data,
+            sources=sources,
+            leaf_hash=leaf_hash,
+            occurred_key=occurred_key,
+            schema=schema,
+            _event=[],
+            data_json=b"",
+            sources_json=b"",
+            _refs=[],
+        )
+        return built
+
     def references(self) -> frozenset[str]:
         """The subjects this event's data names, other than its own (computed once)."""
         if not self._refs:

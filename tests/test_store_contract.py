@@ -524,3 +524,27 @@ def test_events_written_through_the_ledger_read_back_from_a_new_store(
         assert store.referencing(["actor/han"]) == result.added[1:]
     finally:
         store.close()
+
+
+def test_a_trusted_stored_event_is_the_constructed_one() -> None:
+    # The bulk readers' constructor must build exactly what the dataclass builds.
+    fields = {
+        "position": 3,
+        "id": "0b5f4bde-6c55-4b8e-9d43-2b2f7b9c1a11",
+        "type": "ActorRegistered",
+        "subject": "actor/han",
+        "version": 1,
+        "occurred_at": "2025-01-01",
+        "recorded_at": "2026-01-01T00:00:00.000000Z",
+        "recorded_by": "desk@test",
+        "data": {"kind": "person", "name": "Han"},
+        "sources": [{"url": "https://example.org/a"}],
+        "leaf_hash": "ab" * 32,
+        "occurred_key": "2024-12-31T15:00:00.000000Z",
+        "schema": 1,
+    }
+    trusted, built = StoredEvent.trusted(**fields), StoredEvent(**fields)
+    assert trusted == built
+    assert vars(trusted) == vars(built)
+    assert trusted.canonical() == built.canonical()
+    assert trusted.references() == built.references() == frozenset()

@@ -990,7 +990,7 @@ def _decode_row(row: Sequence[Any]) -> StoredEvent:
         leaf_hash,
         schema,
     ) = row
-    return StoredEvent(
+    return StoredEvent.trusted(
         position=int(position),
         id=str(event_id),
         type=str(type_),
