@@ -138,9 +138,18 @@ def content_body(
     )
 
 
+_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
+
+
 def event_id_of(content_bytes: bytes) -> str:
-    """The derived id of an event from its content's canonical bytes."""
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, content_bytes.decode("utf-8")))
+    """The derived id of an event from its content's canonical bytes.
+
+    `uuid.uuid5(EVENT_ID_NAMESPACE, text)` exactly (RFC 4122 section 4.3:
+    SHA-1 of namespace and name, version and variant bits set), from the
+    bytes as they are rather than decoded and encoded again.
+    """
+    digest = hashlib.sha1(_NAMESPACE_BYTES + content_bytes, usedforsecurity=False).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=5))
 
 
 def leaf_body(

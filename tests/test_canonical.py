@@ -146,3 +146,14 @@ def test_sealed_events_hash_what_the_slow_path_hashes():
         )
         assert isinstance(stored, StoredEvent)
         assert stored.canonical() == canonical_bytes(stored.to_json())
+
+
+@settings(max_examples=200)
+@given(TEXT)
+def test_derived_ids_are_uuid5_of_the_canonical_text(text):
+    import uuid
+
+    from ledger.records import EVENT_ID_NAMESPACE, event_id_of
+
+    body = canonical_json({"t": text})
+    assert event_id_of(body) == str(uuid.uuid5(EVENT_ID_NAMESPACE, body.decode("utf-8")))
