@@ -14,6 +14,12 @@ from typing import Any
 
 import click
 
+# Pydantic looks for third-party plugins through every installed package's
+# entry points when it builds its first model: a tenth of the start-up of a
+# command such as `show`. The command line uses none (set it to "" to let
+# pydantic look again).
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 from cli.context import DEFAULT_DB, Env, default_user
 from ledger.errors import LedgerError
 
