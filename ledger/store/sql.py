@@ -300,7 +300,14 @@ class SqlEventStore:
             engine = _sqlite_engine(url)
         elif backend == "postgresql":
             try:
-                engine = create_engine(url, pool_pre_ping=True)
+                # No server-side prepared statements: psycopg prepares a query
+                # after five runs, and PostgreSQL may then keep a generic plan
+                # made while the table was small (a sequential scan). Inside a
+                # long import the table grows by a million rows, and that plan
+                # made each chunk's lookups scan all of them.
+                engine = create_engine(
+                    url, pool_pre_ping=True, connect_args={"prepare_threshold": None}
+                )
             except ModuleNotFoundError:
                 raise LedgerConfigError(
                     "PostgreSQL needs psycopg: pip install 'policy-ledger[postgres]'"
@@ -796,6 +803,7 @@ class AppendSession:
         # The tree's right edge (the perfect subtrees a new leaf may join), kept
         # across chunks: O(log n) entries, read from the table when first needed.
         self._frontier: dict[tuple[int, int], bytes] = {}
+        self._written = self._restated = 0  # rows written by this session; at the last ANALYZE
         marks = "?" if store.dialect == "sqlite" else "%s"
         self._insert_events = _insert_sql("events", EVENT_COLUMNS, marks)
         self._insert_nodes = _insert_sql("merkle_nodes", ("level", "idx", "hash"), marks)
@@ -819,6 +827,7 @@ class AppendSession:
         rows = [_row_values(e) for e in placed]
         if self.store.dialect == "postgresql":
             self._copy(rows, nodes, refs)
+            self._restate(len(rows))
         else:
             # The driver's executemany with tuples: SQLAlchemy's per-row parameter
             # handling cost as much as SQLite's own insert.
@@ -828,6 +837,20 @@ class AppendSession:
                 self.conn.exec_driver_sql(self._insert_refs, refs)
         self.next_position = start + len(placed)
         return placed
+
+    def _restate(self, added: int) -> None:
+        """PostgreSQL: refresh the planner's statistics as a large write grows the log.
+
+        Without statistics the planner guesses few distinct subjects and
+        answers each chunk's lookup of 500 subjects with a scan of the whole
+        table, so an import slowed down chunk after chunk. ANALYZE inside the
+        transaction counts the rows it has written; it runs whenever the rows
+        written have doubled (a dozen times for a million events).
+        """
+        self._written += added
+        if self._written >= max(_RESTATE_AFTER, 2 * self._restated):
+            self.conn.exec_driver_sql("ANALYZE events, event_refs")
+            self._restated = self._written
 
     def _copy(
         self,
@@ -863,6 +886,9 @@ class AppendSession:
             raise StorageError(f"the database refused the append: {_first_line(exc)}") from None
         finally:
             cursor.close()
+
+
+_RESTATE_AFTER = 10_000  # rows a session writes before it first refreshes PostgreSQL's statistics
 
 
 def _insert_sql(table: str, columns: Sequence[str], mark: str) -> str:
