@@ -59,7 +59,11 @@ def _action(step: str, ndjson: Path, db: Path) -> tuple[Callable[[], Any], Calla
         "read-model-rebuild": lambda: ledger.rebuild(),  # type: ignore[attr-defined]
         "verify": lambda: verify_ledger(ledger.store),
         "export": lambda: export_bytes(export_document(ledger.events(), view)),
-        "continuity": lambda: continuity_report(ledger.events(), view),
+        "continuity": lambda: (
+            ledger.continuity(view)
+            if hasattr(ledger, "continuity")
+            else continuity_report(ledger.events(), view)
+        ),
     }
     return actions[step], ledger.close
 
