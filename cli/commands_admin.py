@@ -114,7 +114,7 @@ def import_(env: Env, file: BinaryIO, mirror: bool, as_json: bool) -> None:
     """
     ledger = env.ledger()
     if mirror:
-        result = ledger.import_mirror(file.readlines())
+        result = ledger.import_mirror(read_lines(file))
     else:
         size = _regular_file_size(file)
         if size > PROGRESS_THRESHOLD_BYTES and sys.stderr.isatty():

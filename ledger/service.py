@@ -351,67 +351,19 @@ class Ledger:
         The mirror must be empty or an earlier copy of the same log: its events
         must be the file's first events, leaf for leaf. Anything altered,
         missing, duplicated or reordered is refused and nothing is written.
+        Like `import_lines`, the file is read a chunk at a time inside one
+        transaction.
         """
         from ledger.integrity import read_mirror_lines
 
-        incoming = list(read_mirror_lines(lines))
-        ids: set[str] = set()
-        previous = ""
-        for expected, stored in enumerate(incoming, start=1):
-            if stored.recorded_at < previous:
-                raise InvalidEvent(
-                    f"position {stored.position} is recorded at {stored.recorded_at}, before the "
-                    f"event before it ({previous}): record time cannot go backwards",
-                    line=expected,
-                )
-            previous = stored.recorded_at
-            if stored.id in ids:
-                raise InvalidEvent(
-                    f"event id {stored.id} appears twice (duplicated event)", line=expected
-                )
-            ids.add(stored.id)
-            if stored.position != expected:
-                problem = "duplicated or reordered" if stored.position < expected else "missing"
-                raise InvalidEvent(
-                    f"position {expected} is {problem} (the line holds position {stored.position})",
-                    line=expected,
-                )
-        head = self.store.head()
-        if head > len(incoming):
-            raise InvalidEvent(
-                f"the file has {len(incoming)} events but this mirror already has {head}"
-            )
-        for mine in self.store.read_all():
-            theirs = incoming[mine.position - 1]
-            if theirs.leaf_hash != mine.leaf_hash:
-                raise InvalidEvent(
-                    f"position {mine.position} differs from this mirror's copy: not the same log, "
-                    "or history was rewritten",
-                    line=mine.position,
-                )
-        fresh = [
-            replace(e, occurred_key=instant_key(occurred_instant(e.occurred_at, self.tz)))
-            for e in incoming[head:]
-        ]
-        if not fresh:
-            return AppendResult([], [e.id for e in incoming])
-        versions = self.store.versions({e.subject for e in fresh})
-        seen = dict(versions)
-        for stored in fresh:
-            if stored.version != seen.get(stored.subject, 0) + 1:
-                raise InvalidEvent(
-                    f"{stored.subject} version {stored.version} follows version {seen.get(stored.subject, 0)}",
-                    line=stored.position,
-                )
-            seen[stored.subject] = stored.version
-        duplicates = self.store.find(e.id for e in fresh)
-        if duplicates:
-            first = min(duplicates.values(), key=lambda e: e.position)
-            raise InvalidEvent(f"event id {first.id} appears twice in the log", line=first.position)
-        self._check_rules(fresh, lambda e: e.position if e.position > head else None)
-        expected_versions = {s: versions.get(s, 0) for s in {e.subject for e in fresh}}
-        added = self.store.append(fresh, expected_versions, keep_positions=True)
-        return AppendResult(added, [e.id for e in incoming[:head]])
+        chunks = _batched(read_mirror_lines(lines), CHUNK_EVENTS)
+        with self.store.session() as session:
+            mirror = _Mirror(self, session)
+            for chunk in chunks:
+                mirror.add(chunk)
+                gc.collect(0)  # see `append`
+            mirror.finish()
+        return mirror.result()
 
     # --- reading -------------------------------------------------------------
 
@@ -628,6 +580,115 @@ class _Write:
         if self.keeping:
             return AppendResult(self.kept, self.skipped)
         return AppendResult(Appended(self.store, self.first, count), self.skipped)
+
+
+class _Mirror:
+    """A mirror import's progress across its chunks, inside one store session.
+
+    The file's first events must be the mirror's own, leaf for leaf; the rest
+    are appended at the positions, versions and record times they carry, and
+    checked against the rules as `_Write` checks new events.
+    """
+
+    def __init__(self, ledger: Ledger, session: AppendSession) -> None:
+        self.ledger = ledger
+        self.store = ledger.store
+        self.session = session
+        self.head = session.next_position - 1  # the mirror's size before this import
+        self.own = ledger.store.read_all()  # the mirror's events, to compare with the file's
+        self.expected = 1
+        self.previous = ""  # the record time of the event before
+        self.versions: dict[str, int] = {}
+        self.skipped: list[str] = []
+        self.deferred: set[str] = set()
+
+    @staticmethod
+    def line_of(stored: StoredEvent) -> int:
+        return stored.position  # the file's Nth event is at position N
+
+    def add(self, chunk: list[StoredEvent]) -> None:
+        earlier = self.store.find(e.id for e in chunk)  # this file's earlier chunks included
+        seen: set[str] = set()
+        fresh: list[StoredEvent] = []
+        for stored in chunk:
+            self._check_order(stored, earlier, seen)
+            if stored.position <= self.head:
+                mine = next(self.own)
+                if mine.leaf_hash != stored.leaf_hash:
+                    raise InvalidEvent(
+                        f"position {mine.position} differs from this mirror's copy: not the same "
+                        "log, or history was rewritten",
+                        line=mine.position,
+                    )
+                self.skipped.append(stored.id)
+            else:
+                fresh.append(stored)
+        if not fresh:
+            return
+        unknown = {e.subject for e in fresh} - set(self.versions)
+        if unknown:
+            found = self.store.versions(unknown)
+            self.versions.update({s: found.get(s, 0) for s in unknown})
+        fresh = [self._placed(e) for e in fresh]
+        try:
+            self.ledger._check_rules(fresh, self.line_of)
+        except RuleViolation:
+            self.deferred.update(e.subject for e in fresh)
+        self.session.add(fresh)
+
+    def _check_order(
+        self, stored: StoredEvent, earlier: dict[str, StoredEvent], seen: set[str]
+    ) -> None:
+        line = self.expected
+        if stored.recorded_at < self.previous:
+            raise InvalidEvent(
+                f"position {stored.position} is recorded at {stored.recorded_at}, before the "
+                f"event before it ({self.previous}): record time cannot go backwards",
+                line=line,
+            )
+        self.previous = stored.recorded_at
+        before = earlier.get(stored.id)
+        if stored.id in seen or (before is not None and before.position < line):
+            raise InvalidEvent(f"event id {stored.id} appears twice (duplicated event)", line=line)
+        seen.add(stored.id)
+        if stored.position != line:
+            problem = "duplicated or reordered" if stored.position < line else "missing"
+            raise InvalidEvent(
+                f"position {line} is {problem} (the line holds position {stored.position})",
+                line=line,
+            )
+        self.expected += 1
+
+    def _placed(self, stored: StoredEvent) -> StoredEvent:
+        subject = stored.subject
+        if stored.version != self.versions[subject] + 1:
+            raise InvalidEvent(
+                f"{subject} version {stored.version} follows version {self.versions[subject]}",
+                line=stored.position,
+            )
+        self.versions[subject] = stored.version
+        key = instant_key(occurred_instant(stored.occurred_at, self.ledger.tz))
+        return replace(stored, occurred_key=key)
+
+    def finish(self) -> None:
+        count = self.expected - 1
+        if count < self.head:
+            raise InvalidEvent(
+                f"the file has {count} events but this mirror already has {self.head}"
+            )
+        if self.deferred:
+            histories = self.store.read_subjects(self.deferred)
+            new = sorted(
+                (e for h in histories.values() for e in h if e.position > self.head),
+                key=lambda e: e.position,
+            )
+            self.ledger._check_rules(new, self.line_of, written=True)
+
+    def result(self) -> AppendResult:
+        added = self.expected - 1 - self.head
+        if added <= 0:
+            return AppendResult([], self.skipped)
+        return AppendResult(Appended(self.store, self.head + 1, added), self.skipped)
 
 
 class Appended(Sequence[StoredEvent]):

@@ -220,3 +220,79 @@ def test_a_large_postgresql_import_leaves_the_planner_statistics_of_what_it_wrot
         ).scalar_one()
     assert estimated >= 1000  # counted inside the import's own transaction
     assert distinct != 0
+
+
+# --- mirrors, a chunk at a time ----------------------------------------------------
+
+
+@pytest.fixture
+def source_lines(make_ledger, tmp_path) -> list[bytes]:
+    source = make_ledger(str(tmp_path / "source.db"))
+    source.import_lines(list(synthetic_lines(60, seed=4)))
+    return [event_line(e) for e in source.events()]
+
+
+def test_a_chunked_mirror_reproduces_the_log_and_extends_across_chunks(
+    source_lines, make_ledger, tmp_path, small_chunks
+):
+    mirror = make_ledger(str(tmp_path / "mirror.db"))
+    first = mirror.import_mirror(source_lines[:25])
+    assert len(first.added) == 25
+    grown = mirror.import_mirror(source_lines)
+    assert (len(grown.added), len(grown.skipped)) == (35, 25)
+    assert [event_line(e) for e in mirror.events()] == source_lines
+    assert [e.position for e in grown.added] == list(range(26, 61))
+
+
+@pytest.mark.parametrize("damage", ["altered", "duplicated id", "missing", "shorter"])
+def test_a_damaged_mirror_file_is_refused_whole_even_after_earlier_chunks(
+    source_lines, make_ledger, tmp_path, small_chunks, damage
+):
+    lines = list(source_lines)
+    mirror = make_ledger(str(tmp_path / "mirror.db"))
+    if damage == "shorter":
+        mirror.import_mirror(lines)
+        before = snapshot(mirror)
+        with pytest.raises(
+            InvalidEvent, match="the file has 40 events but this mirror already has 60"
+        ):
+            mirror.import_mirror(lines[:40])
+        assert snapshot(mirror) == before
+        return
+    if damage == "altered":
+        lines[50] = lines[50].replace(b'"recorded_by":"', b'"recorded_by":"x')
+        expected = "altered"
+    elif damage == "duplicated id":
+        raw = orjson.loads(lines[50])
+        raw["id"] = orjson.loads(lines[3])["id"]
+        from ledger.records import canonical_bytes, leaf_hash_of
+
+        raw["leaf_hash"] = leaf_hash_of(canonical_bytes(raw))
+        lines[50] = orjson.dumps(raw)
+        expected = "appears twice"
+    else:
+        del lines[50]
+        expected = "missing"
+    with pytest.raises(InvalidEvent, match=expected) as error:
+        mirror.import_mirror(lines)
+    assert error.value.line == 51
+    assert mirror.store.head() == 0
+
+
+def test_a_mirror_import_holds_a_chunk_not_the_file(make_ledger, tmp_path):
+    source = make_ledger(str(tmp_path / "source.db"))
+    source.import_lines(synthetic_lines(10000, seed=5))
+    lines = [event_line(e) for e in source.events()]
+
+    def peak(count: int, name: str) -> int:
+        mirror = make_ledger(str(tmp_path / name))
+        gc.collect()
+        tracemalloc.start()
+        try:
+            mirror.import_mirror(iter(lines[:count]))
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak(5000, "small.db"), peak(10000, "large.db")
+    assert large < small * 1.3, (small, large)
