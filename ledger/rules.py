@@ -10,6 +10,7 @@ state machines, so the rules and the derived state cannot disagree.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -74,7 +75,28 @@ class Lookups:
     """
 
     exists: dict[str, bool] = field(default_factory=dict)
-    targets: dict[tuple[str, str], dict[str, TargetState]] = field(default_factory=dict)
+    # A commitment's live events in valid-time order and their instants.
+    live: dict[str, tuple[list[StoredEvent], list[str]]] = field(default_factory=dict)
+    # Its targets after its first N live events, by (commitment, N).
+    targets: dict[tuple[str, int], dict[str, TargetState]] = field(default_factory=dict)
+
+    def targets_at(
+        self, commitment: str, key: str, histories: Mapping[str, Sequence[StoredEvent]]
+    ) -> dict[str, TargetState]:
+        """`targets_at(live_events(history), key)`, folded once per prefix of the history.
+
+        Allocations made at different instants between the same two events of
+        a commitment see the same targets, so they share one fold.
+        """
+        if commitment not in self.live:
+            events = live_events(list(histories.get(commitment, [])))
+            self.live[commitment] = (events, [e.occurred_key for e in events])
+        events, keys = self.live[commitment]
+        count = bisect_right(keys, key)
+        found = self.targets.get((commitment, count))
+        if found is None:
+            found = self.targets[(commitment, count)] = targets_at(events[:count], key)
+        return found
 
 
 def _exists(
@@ -118,11 +140,7 @@ def _allocation_checker(
     def check(stored: StoredEvent, allocation: Allocation, where: str) -> None:
         if allocation.target is None:
             return
-        at = (allocation.commitment, stored.occurred_key)
-        targets = lookups.targets.get(at)
-        if targets is None:
-            commitment_events = live_events(list(histories.get(allocation.commitment, [])))
-            targets = lookups.targets[at] = targets_at(commitment_events, stored.occurred_key)
+        targets = lookups.targets_at(allocation.commitment, stored.occurred_key, histories)
         target = targets.get(allocation.target)
         if target is None:
             raise HistoryError(
