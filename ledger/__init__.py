@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from ledger.projections import View
     from ledger.quantities import Quantity, parse_quantity
     from ledger.records import StoredEvent
-    from ledger.service import AppendResult, Ledger
+    from ledger.service import Ledger
+    from ledger.writing import AppendResult
 
 # Imported on first use: a command that needs only the store should not pay
 # for pydantic, the continuity report or cryptography at start-up.
@@ -47,7 +48,7 @@ _HOMES = {
     "Quantity": "ledger.quantities",
     "parse_quantity": "ledger.quantities",
     "StoredEvent": "ledger.records",
-    "AppendResult": "ledger.service",
+    "AppendResult": "ledger.writing",
     "Ledger": "ledger.service",
 }
 __all__ = [

@@ -55,7 +55,9 @@ def test_domain_modules_import_no_service_store_or_clock_reader():
         ROOT / "ledger" / "audit.py",
         *_modules("ledger/projections"),
     ]
-    assert _imports_of(("ledger.service", "ledger.store", "ledger.export"), domain) == []
+    assert _imports_of(
+        ("ledger.service", "ledger.writing", "ledger.store", "ledger.export"), domain
+    ) == []
 
 
 def test_events_do_not_import_rules_or_projections():

@@ -1,6 +1,6 @@
 """Imports larger than one chunk: read, checked and written a chunk at a time, in one transaction.
 
-`Ledger.append` holds one chunk (`service.CHUNK_EVENTS` events) in memory.
+`Ledger.append` holds one chunk (`writing.CHUNK_EVENTS` events) in memory.
 These tests shrink the chunk so that small inputs span many chunks, and hold
 the chunked import to what the one-batch import did: same events, same
 rules (a line may name what a later chunk creates), same errors naming the
@@ -15,17 +15,18 @@ import tracemalloc
 import orjson
 import pytest
 
-from ledger import service
+from ledger import writing
 from ledger.errors import DuplicateEventConflict, InvalidEvent, RuleViolation
-from ledger.service import Appended, Ledger
+from ledger.service import Ledger
 from ledger.synthetic import synthetic_lines
+from ledger.writing import Appended
 from tests.builders import actor, ev, lines, made
 from tests.test_import import event_line, rejected_import, snapshot
 
 
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(service, "CHUNK_EVENTS", 3)
+    monkeypatch.setattr(writing, "CHUNK_EVENTS", 3)
     return 3
 
 
@@ -57,7 +58,7 @@ def test_a_chunked_import_stores_what_a_single_batch_stores(make_ledger, tmp_pat
     data = list(synthetic_lines(600, seed=11))
     whole = make_ledger(str(tmp_path / "whole.db"))
     whole.import_lines(data)
-    monkeypatch.setattr(service, "CHUNK_EVENTS", 7)
+    monkeypatch.setattr(writing, "CHUNK_EVENTS", 7)
     chunked = make_ledger(str(tmp_path / "chunked.db"))
     result = chunked.import_lines(data)
     assert len(result.added) == 600
