@@ -55,6 +55,7 @@ T = TypeVar("T")
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of `size` items (the last may be shorter), read lazily (itertools.batched, 3.12)."""
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
@@ -246,7 +247,7 @@ class MirrorWrite:
 
     The file's first events must be the mirror's own, leaf for leaf; the rest
     are appended at the positions, versions and record times they carry, and
-    checked against the rules as `_Write` checks new events.
+    checked against the rules as `ChunkedWrite` checks new events.
     """
 
     def __init__(self, store: SqlEventStore, tz: ZoneInfo, session: AppendSession) -> None:
