@@ -932,6 +932,23 @@ def decode_stored(raw: dict[str, Any]) -> Event:
     return built
 
 
+def upcast_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Upcast data of an earlier schema, validated as stored data, in its stored JSON form.
+
+    What the folds read for an event an earlier release wrote: the upcaster's
+    output goes through the current model (as `decode_event(..., stored=True)`
+    would take it), so the folds see the same normalised form as for an event
+    written today.
+    """
+    model: Any = _BY_TYPE[event_type].model_fields["data"].annotation
+    try:
+        validated = model.model_validate(data, context={"stored": True})
+    except ValidationError as exc:
+        raise describe_validation_error(exc, {"type": event_type, "data": data}) from None
+    dumped: dict[str, Any] = validated.model_dump(mode="json", exclude_none=True)
+    return dumped
+
+
 def stored_quantity(raw: dict[str, Any]) -> Quantity:
     """A Quantity from its stored form (`{"amount": "...", "unit": "..."}`), not validated again.
 

@@ -101,3 +101,40 @@ def test_events_written_under_a_later_schema_carry_it_in_their_hash(v1_copy, mon
     with pytest.raises(LedgerError, match="upgrade policy-ledger"):
         older.subject_state("actor/new-actor", older.view(as_of="2030-01-01"))
     older.close()
+
+
+def _renaming_upcaster(event_type, data):
+    """A schema-2 release whose upcaster leaves a mark every reader must show."""
+    if event_type == "ActorRegistered":
+        return {**data, "name": data["name"] + " (v2)"}
+    if event_type == "CommitmentMade":
+        return {**data, "title": data["title"] + " (v2)"}
+    return data
+
+
+def test_every_reader_of_v1_events_applies_the_upcasters(v1_copy, monkeypatch):
+    # The bulk readers (Ledger.state, the read models, continuity) fold stored
+    # data without sources: they must upcast it as the typed path does.
+    monkeypatch.setattr(upcasting, "CURRENT_SCHEMA", 2)
+    monkeypatch.setitem(upcasting.UPCASTERS, 1, _renaming_upcaster)
+    ledger = Ledger.open(v1_copy)
+    try:
+        view = ledger.view(as_of="2030-01-01")
+        replayed = ledger.state(view).to_json()
+        assert all(a["name"].endswith(" (v2)") for a in replayed["actors"].values())
+        assert all(c["title"].endswith(" (v2)") for c in replayed["commitments"].values())
+        ledger.rebuild()
+        present = ledger.subject_state("actor/national-assembly", ledger.view())
+        assert present["name"].endswith(" (v2)")
+        past = ledger.subject_state("actor/national-assembly", view)
+        assert past["name"].endswith(" (v2)")
+        report = ledger.continuity(view).to_json()
+        followed = [
+            commitment
+            for office in report.values()
+            for transition in office["transitions"]
+            for commitment in transition["commitments"]
+        ]
+        assert followed and all(c["title"].endswith(" (v2)") for c in followed)
+    finally:
+        ledger.close()

@@ -9,10 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ledger import upcasting
-from ledger.events import EventRetracted
+from ledger.events import EventRetracted, upcast_data
 from ledger.records import StoredEvent, format_recorded_at
-
-_CURRENT_SCHEMA = upcasting.CURRENT_SCHEMA
 
 
 class HistoryError(Exception):
@@ -59,12 +57,14 @@ def event_data(stored: StoredEvent) -> dict[str, Any]:
     The folds read these dicts rather than typed models: a stored event under
     the current schema was validated when written, and its `data` is the typed
     model's `model_dump(mode="json", exclude_none=True)`. An event stored under
-    another schema goes through its typed (upcast, validated) form, which also
-    raises what reading it typed raises (a schema too new).
+    another schema is upcast and validated as the current release reads it
+    (its data alone: the bulk readers leave sources out), and a schema newer
+    than this release is refused. CURRENT_SCHEMA is read at each call, not
+    copied: a release (or a test) that raises it must be seen.
     """
-    if stored.schema == _CURRENT_SCHEMA:
+    if stored.schema == upcasting.CURRENT_SCHEMA:
         return stored.data
-    return stored.event.data.model_dump(mode="json", exclude_none=True)
+    return upcast_data(stored.type, upcasting.upcast(stored.type, stored.schema, stored.data))
 
 
 def valid_time_order(events: Iterable[StoredEvent]) -> list[StoredEvent]:
