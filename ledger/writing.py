@@ -11,6 +11,7 @@ still breaks then is an error. Any error rolls the whole write back.
 
 from __future__ import annotations
 
+import gc
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -153,6 +154,29 @@ def _blame(exc: HistoryError, new: list[StoredEvent], line_of: LineOf) -> RuleVi
     return RuleViolation(reason, line=line_of(first))
 
 
+RECHECK_SUBJECTS = 500  # deferred subjects checked again at a time
+
+
+def recheck(store: SqlEventStore, subjects: set[str], first: int, line_of: LineOf) -> None:
+    """Check again, with the whole write in the store, subjects a chunk left in doubt.
+
+    A group of subjects at a time (each group's histories, referrers and the
+    subjects they name), so that input where every chunk names what a later
+    one creates (all pledges first, then the actors) stays within bounded
+    memory. Each subject's check needs only its own history and those it
+    names, all in the store by now: the groups together check what one
+    batch would.
+    """
+    for group in batched(sorted(subjects), RECHECK_SUBJECTS):
+        histories = store.read_subjects(group)
+        new = sorted(
+            (e for history in histories.values() for e in history if e.position >= first),
+            key=lambda e: e.position,
+        )
+        check_rules(store, new, line_of, written=True)
+        gc.collect(0)  # the collector is paused during bulk work (ledger/bulk.py)
+
+
 class ChunkedWrite:
     """One write's progress across its chunks, inside one store session.
 
@@ -226,14 +250,7 @@ class ChunkedWrite:
 
     def finish(self) -> None:
         """Check again, with the whole input written, the subjects a chunk left in doubt."""
-        if not self.deferred:
-            return
-        histories = self.store.read_subjects(self.deferred)
-        new = sorted(
-            (e for history in histories.values() for e in history if e.position >= self.first),
-            key=lambda e: e.position,
-        )
-        check_rules(self.store, new, self.line_of, written=True)
+        recheck(self.store, self.deferred, self.first, self.line_of)
 
     def result(self) -> AppendResult:
         count = len(self.lines)
@@ -336,13 +353,7 @@ class MirrorWrite:
             raise InvalidEvent(
                 f"the file has {count} events but this mirror already has {self.head}"
             )
-        if self.deferred:
-            histories = self.store.read_subjects(self.deferred)
-            new = sorted(
-                (e for h in histories.values() for e in h if e.position > self.head),
-                key=lambda e: e.position,
-            )
-            check_rules(self.store, new, self.line_of, written=True)
+        recheck(self.store, self.deferred, self.head + 1, self.line_of)
 
     def result(self) -> AppendResult:
         added = self.expected - 1 - self.head

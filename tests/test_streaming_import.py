@@ -297,3 +297,38 @@ def test_a_mirror_import_holds_a_chunk_not_the_file(make_ledger, tmp_path):
 
     small, large = peak(5000, "small.db"), peak(10000, "large.db")
     assert large < small * 1.3, (small, large)
+
+
+def _pledges_then_their_actor(count: int) -> list[bytes]:
+    # Every chunk names an actor the last line registers: every chunk is deferred.
+    return lines(*(made(f"p{i}", by="actor/late") for i in range(count)), actor("late"))
+
+
+def test_a_file_that_names_its_actor_last_imports_in_bounded_memory(make_ledger, tmp_path):
+    def peak(count: int, name: str) -> int:
+        target = make_ledger(str(tmp_path / name))
+        data = _pledges_then_their_actor(count)
+        gc.collect()
+        tracemalloc.start()
+        try:
+            result = target.import_lines(iter(data))
+            assert len(result.added) == count + 1
+            return tracemalloc.get_traced_memory()[1] - sum(len(line) for line in data)
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak(3000, "small.db"), peak(9000, "large.db")
+    assert large < small * 1.4, (small, large)
+
+
+def test_a_deferred_rule_still_breaking_at_the_end_names_its_line(any_ledger, small_chunks):
+    data = lines(
+        made("a", by="actor/late"),
+        made("b", by="actor/nobody"),  # line 2: never registered
+        made("c", by="actor/late"),
+        made("d", by="actor/late"),
+        actor("late"),
+    )
+    error = rejected_import(any_ledger, data, RuleViolation)
+    assert error.line == 2
+    assert "actor/nobody does not exist" in str(error)
