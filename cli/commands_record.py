@@ -182,7 +182,7 @@ def record(
         # The service numbers input lines; a command has none, only flags.
         raise type(exc)(exc.reason, field=ENVELOPE_FLAGS.get(exc.field or "", exc.field)) from None
     if opts.get("as_json"):
-        print_json({"added": [e.to_json() for e in result.added], "skipped": result.skipped})
+        print_json({"added": [e.to_json() for e in result.added], "skipped": list(result.skipped)})
     elif result.added:
         e = result.added[0]
         click.echo(

@@ -12,6 +12,7 @@ still breaks then is an error. Any error rolls the whole write back.
 from __future__ import annotations
 
 import gc
+import uuid
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -42,7 +43,7 @@ class AppendResult:
     """What a write did."""
 
     added: Sequence[StoredEvent]
-    skipped: list[str]
+    skipped: Sequence[str]
 
     @property
     def head(self) -> int:
@@ -196,7 +197,7 @@ class ChunkedWrite:
         self.lines = array("q")  # input line of each added event, by position - first
         self.kept: list[StoredEvent] = []  # the added events, while few
         self.keeping = True
-        self.skipped: list[str] = []
+        self.skipped = EventIds()
         self.deferred: set[str] = set()
         self._keys: dict[str, str] = {}  # occurred_at -> its sort key (many events share a day)
 
@@ -215,7 +216,7 @@ class ChunkedWrite:
 
     def add(self, chunk: list[Candidate]) -> None:
         fresh, skipped = new_only(self.store, chunk)
-        self.skipped += skipped
+        self.skipped.extend(skipped)
         unknown = {c.event.subject for _, c, _ in fresh} - set(self.versions)
         if unknown:
             found = self.store.versions(unknown)
@@ -276,7 +277,7 @@ class MirrorWrite:
         self.expected = 1
         self.previous = ""  # the record time of the event before
         self.versions: dict[str, int] = {}
-        self.skipped: list[str] = []
+        self.skipped = EventIds()
         self.deferred: set[str] = set()
 
     @staticmethod
@@ -360,6 +361,58 @@ class MirrorWrite:
         if added <= 0:
             return AppendResult([], self.skipped)
         return AppendResult(Appended(self.store, self.head + 1, added), self.skipped)
+
+
+class EventIds(Sequence[str]):
+    """Event ids, 16 bytes each: re-importing a million-event file skips a million ids.
+
+    An id in the canonical UUID form (all ids the ledger derives or stores from
+    its own input) is kept as its 16 bytes; any other spelling, as it is.
+    """
+
+    def __init__(self) -> None:
+        self._packed = bytearray()
+        self._spelled: dict[int, str] = {}  # index -> an id not in canonical form
+
+    def append(self, event_id: str) -> None:
+        index = len(self)
+        try:
+            packed = uuid.UUID(event_id).bytes
+        except ValueError:
+            packed = bytes(16)
+        if str(uuid.UUID(bytes=packed)) != event_id:
+            self._spelled[index] = event_id
+        self._packed += packed
+
+    def extend(self, event_ids: Iterable[str]) -> None:
+        for event_id in event_ids:
+            self.append(event_id)
+
+    def __len__(self) -> int:
+        return len(self._packed) // 16
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("event id index out of range")
+        spelled = self._spelled.get(index)
+        if spelled is not None:
+            return spelled
+        return str(uuid.UUID(bytes=bytes(self._packed[16 * index : 16 * index + 16])))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class Appended(Sequence[StoredEvent]):

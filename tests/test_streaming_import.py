@@ -332,3 +332,48 @@ def test_a_deferred_rule_still_breaking_at_the_end_names_its_line(any_ledger, sm
     error = rejected_import(any_ledger, data, RuleViolation)
     assert error.line == 2
     assert "actor/nobody does not exist" in str(error)
+
+
+def test_a_repeated_import_keeps_its_skipped_ids_compactly(ledger):
+    data = lines(*(actor(f"a{i}") for i in range(50)))
+    first = ledger.import_lines(data)
+    again = ledger.import_lines(data)
+    assert list(again.skipped) == [e.id for e in first.added]
+    assert again.skipped == [e.id for e in first.added]
+    assert again.skipped[-1] == first.added[-1].id
+    assert again.skipped[1:3] == [e.id for e in first.added][1:3]
+
+
+def test_event_ids_keep_any_spelling_they_are_given():
+    from ledger.writing import EventIds
+
+    ids = EventIds()
+    odd = [
+        "0B5F4BDE-6C55-4B8E-9D43-2B2F7B9C1A11",
+        "not-a-uuid",
+        "0b5f4bde-6c55-4b8e-9d43-2b2f7b9c1a11",
+    ]
+    ids.extend(odd)
+    assert list(ids) == odd and len(ids) == 3
+    with pytest.raises(IndexError):
+        ids[3]
+
+
+def test_skipped_ids_cost_sixteen_bytes_each():
+    # An idempotent retry of a million-event file skips a million ids: held as
+    # strings in a list they cost ~90 bytes each, packed 16 (and a little slack).
+    import uuid
+
+    from ledger.writing import EventIds
+
+    given = [str(uuid.uuid4()) for _ in range(10000)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        ids = EventIds()
+        ids.extend(given)
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held < 10000 * 40, held
+    assert list(ids) == given
