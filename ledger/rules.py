@@ -11,7 +11,7 @@ state machines, so the rules and the derived state cannot disagree.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ledger.events import (
@@ -99,9 +99,7 @@ class Lookups:
         return found
 
 
-def _exists(
-    subject: str, histories: Mapping[str, Sequence[StoredEvent]], lookups: Lookups
-) -> bool:
+def _exists(subject: str, histories: Mapping[str, Sequence[StoredEvent]], lookups: Lookups) -> bool:
     if subject not in lookups.exists:
         creation = CREATION_TYPES[subject_kind(subject)]
         history = list(histories.get(subject, []))
@@ -186,11 +184,16 @@ def check_batch(
     new: Sequence[StoredEvent],
     histories: Mapping[str, Sequence[StoredEvent]],
     referrers: Mapping[str, Sequence[str]],
+    *,
+    same_write: Callable[[StoredEvent], bool] | None = None,
 ) -> None:
     """Raise HistoryError at the first rule the ledger would break with `new` added.
 
     `histories` holds, for every subject involved (those of `new`, those they
     name, and their referrers), its stored events plus the new ones.
+    `same_write` tells events of the same write that are already in the store
+    (its earlier chunks) from those stored before it: a fault in one of them is
+    its own, not one a new event causes in a stored event.
     """
     check_retractions(histories, new)
     lookups = Lookups()
@@ -198,6 +201,8 @@ def check_batch(
         try:
             check_subject(subject, histories, lookups)
         except HistoryError as exc:
+            if same_write is not None and same_write(exc.event):
+                raise
             raise _blamed_on_new_event(exc, subject, new, histories) from None
 
 

@@ -122,7 +122,7 @@ def check_rules(
     named = {ref for history in histories.values() for e in history for ref in e.references()}
     _load(store, histories, named, pending)
     try:
-        check_batch(new, histories, referrers)
+        check_batch(new, histories, referrers, same_write=lambda e: line_of(e) is not None)
     except HistoryError as exc:
         raise _blame(exc, new, line_of) from None
 

@@ -377,3 +377,23 @@ def test_skipped_ids_cost_sixteen_bytes_each():
         tracemalloc.stop()
     assert held < 10000 * 40, held
     assert list(ids) == given
+
+
+def test_a_fault_in_an_earlier_chunk_of_the_same_import_is_reported_as_a_batch_would(
+    make_ledger, tmp_path, monkeypatch
+):
+    # A later chunk retracts the registration an earlier chunk's pledge needs.
+    def refusal(chunk: int) -> str:
+        monkeypatch.setattr(writing, "CHUNK_EVENTS", chunk)
+        target = make_ledger(str(tmp_path / f"c{chunk}.db"))
+        han = actor("han")
+        han["id"] = "0b5f4bde-6c55-4b8e-9d43-2b2f7b9c1a11"
+        retraction = ev(
+            "EventRetracted", "actor/han", "2025-05-01", {"event": han["id"], "reason": "wrong"}
+        )
+        with pytest.raises(RuleViolation) as error:
+            target.import_lines(lines(han, made("gpus", by="actor/han"), actor("q"), retraction))
+        assert target.store.head() == 0
+        return str(error.value)
+
+    assert refusal(1) == refusal(2) == refusal(100)
