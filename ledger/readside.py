@@ -14,14 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from sys import intern as _intern
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from ledger.bulk import bulk
-from ledger.errors import CorruptRecord
 from ledger.events import subject_kind
 from ledger.projections import (
     ActorState,
@@ -67,7 +65,6 @@ def rows_of(
     state_budgets: dict[str, BudgetState],
 ) -> Rows:
     """Table rows for folded states."""
-    import orjson
 
     rows = Rows()
     for subject, actor in state_actors.items():
@@ -174,8 +171,7 @@ def _folded_events(
     No fold reads an event's sources or leaf hash; leaving them unread saves
     decoding a JSON text per event and holding it while the whole log is folded.
     """
-    for row in store.scan(_FOLDED_COLUMNS, kinds=kinds, batch_size=5000):
-        yield _sourceless_event(row)
+    return store.read_all(kinds=kinds, sources=False)
 
 
 class _Tracked:
@@ -275,20 +271,6 @@ def _refold(store: SqlEventStore, subjects: set[str], tz: ZoneInfo) -> Rows:
 
 
 CONTINUITY_KINDS = ("office", "commitment", "budget")
-# Every column but `sources` (read only for the acts the report names) and `leaf_hash`.
-_FOLDED_COLUMNS = (
-    "position",
-    "id",
-    "type",
-    "subject",
-    "version",
-    "occurred_at",
-    "occurred_key",
-    "recorded_at",
-    "recorded_by",
-    "data",
-    "schema",
-)
 
 
 def continuity_from_store(
@@ -321,36 +303,6 @@ def continuity_from_store(
     )
     _name_act_sources(store, report)
     return report
-
-
-def _sourceless_event(row: Sequence[Any]) -> StoredEvent:
-    """A stored event from a row of `_FOLDED_COLUMNS`, without sources or leaf hash."""
-    position, event_id, type_, subject, version, occurred_at, occurred_key = row[:7]
-    recorded_at, recorded_by, data, schema = row[7:]
-    try:
-        decoded = orjson.loads(data)
-    except ValueError as exc:  # as the store reports a row it cannot read
-        raise CorruptRecord(
-            int(position) if isinstance(position, int) else 0,
-            f"the stored row was altered: it cannot be read ({str(exc).splitlines()[0]})",
-        ) from None
-    # Types, subjects, recorders and days repeat across events: one string each,
-    # shared, while the whole log is held.
-    return StoredEvent.trusted(
-        position=int(position),
-        id=str(event_id),
-        type=_intern(str(type_)),
-        subject=_intern(str(subject)),
-        version=int(version),
-        occurred_at=_intern(str(occurred_at)),
-        recorded_at=str(recorded_at),
-        recorded_by=_intern(str(recorded_by)),
-        data=decoded,
-        sources=[],
-        leaf_hash="",
-        occurred_key=_intern(str(occurred_key)),
-        schema=int(schema),
-    )
 
 
 def _name_act_sources(store: SqlEventStore, report: ContinuityReport) -> None:

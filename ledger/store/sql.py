@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from sys import intern
 from typing import Any
 from urllib.parse import quote
 
@@ -572,12 +573,30 @@ class SqlEventStore:
                     found[stored.subject].append(stored)
         return found
 
-    def read_all(self, after: int = 0, *, batch_size: int = 5000) -> Iterator[StoredEvent]:
-        """Every event after a position, in position order, streamed."""
+    def read_all(
+        self,
+        after: int = 0,
+        *,
+        batch_size: int = 5000,
+        kinds: Sequence[str] | None = None,
+        sources: bool = True,
+    ) -> Iterator[StoredEvent]:
+        """Every event after a position (of `kinds`, if given), in position order, streamed.
+
+        With `sources=False` the events come without sources and leaf hash,
+        which no fold reads: a replay of the whole log then neither decodes
+        nor holds them.
+        """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
-        for row in self.scan(after=after, batch_size=batch_size):
-            yield decode_row(row)
+        if sources:
+            for row in self.scan(after=after, kinds=kinds, batch_size=batch_size):
+                yield decode_row(row)
+        else:
+            for row in self.scan(
+                _SOURCELESS_COLUMNS, after=after, kinds=kinds, batch_size=batch_size
+            ):
+                yield _decoded(row, _decode_sourceless_row)
 
     def scan(
         self,
@@ -990,8 +1009,13 @@ def _row_values(stored: StoredEvent) -> tuple[Any, ...]:
 
 def decode_row(row: Sequence[Any]) -> StoredEvent:
     """A stored event from a row of every column in EVENT_COLUMNS order."""
+    return _decoded(row, _decode_row)
+
+
+def _decoded(row: Sequence[Any], decode: Callable[[Sequence[Any]], StoredEvent]) -> StoredEvent:
+    """A row decoded, or the row reported as corrupt at its position (the first column)."""
     try:
-        return _decode_row(row)
+        return decode(row)
     except (ValueError, TypeError, KeyError) as exc:  # orjson.JSONDecodeError is a ValueError
         position = row[0]
         raise CorruptRecord(
@@ -1029,5 +1053,42 @@ def _decode_row(row: Sequence[Any]) -> StoredEvent:
         sources=orjson.loads(sources),
         leaf_hash=str(leaf_hash),
         occurred_key=str(occurred_key),
+        schema=int(schema),
+    )
+
+
+# Every column but `sources` and `leaf_hash`, in EVENT_COLUMNS order.
+_SOURCELESS_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in ("sources", "leaf_hash"))
+
+
+def _decode_sourceless_row(row: Sequence[Any]) -> StoredEvent:
+    (
+        position,
+        event_id,
+        type_,
+        subject,
+        version,
+        occurred_at,
+        occurred_key,
+        recorded_at,
+        recorded_by,
+        data,
+        schema,
+    ) = row
+    # A replay holds the whole log: types, subjects, recorders and days repeat
+    # across events, so each is kept once (interned).
+    return StoredEvent.trusted(
+        position=int(position),
+        id=str(event_id),
+        type=intern(str(type_)),
+        subject=intern(str(subject)),
+        version=int(version),
+        occurred_at=intern(str(occurred_at)),
+        recorded_at=str(recorded_at),
+        recorded_by=intern(str(recorded_by)),
+        data=orjson.loads(data),
+        sources=[],
+        leaf_hash="",
+        occurred_key=intern(str(occurred_key)),
         schema=int(schema),
     )
