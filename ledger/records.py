@@ -44,13 +44,7 @@ STORED_FIELDS = (
 
 def event_content(event: Event) -> dict[str, Any]:
     """The facts of an event in stored JSON form, without ledger bookkeeping."""
-    return {
-        "type": event.type,
-        "subject": event.subject,
-        "occurred_at": event.occurred_at,
-        "data": event.data.model_dump(mode="json", exclude_none=True),
-        "sources": [s.model_dump(mode="json", exclude_none=True) for s in event.sources],
-    }
+    return Content.of(event).facts()
 
 
 MAX_SAFE_INTEGER = 2**53 - 1
