@@ -8,7 +8,6 @@ either loses cleanly (ConcurrencyError) or is seen.
 
 from __future__ import annotations
 
-import gc
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -215,10 +214,6 @@ class Ledger:
             del first  # hold one chunk at a time
             for chunk in chunks:
                 write.add(chunk)
-                # The collector is paused (see ledger/bulk.py), and SQLAlchemy's
-                # statements hold reference cycles: without this, each chunk's
-                # queries (and the ids in them) would stay until the end.
-                gc.collect(0)
             write.finish()
         return write.result()
 
@@ -239,7 +234,6 @@ class Ledger:
             mirror = writing.MirrorWrite(self.store, self.tz, session)
             for chunk in chunks:
                 mirror.add(chunk)
-                gc.collect(0)  # see `append`
             mirror.finish()
         return mirror.result()
 

@@ -57,10 +57,18 @@ T = TypeVar("T")
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Lists of `size` items (the last may be shorter), read lazily (itertools.batched, 3.12)."""
+    """Lists of `size` items (the last may be shorter), read lazily, for bulk work.
+
+    Between two chunks the young generation is collected. Bulk work runs with
+    the cyclic collector paused (ledger/bulk.py), and SQLAlchemy's statements
+    are reference cycles: without this, every chunk's queries (and the ids
+    bound in them) would stay alive until the whole write ends.
+    """
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
+        del chunk  # the caller is done with it: collect what it left behind
+        gc.collect(0)
 
 
 def new_only(
@@ -175,7 +183,6 @@ def recheck(store: SqlEventStore, subjects: set[str], first: int, line_of: LineO
             key=lambda e: e.position,
         )
         check_rules(store, new, line_of, written=True)
-        gc.collect(0)  # the collector is paused during bulk work (ledger/bulk.py)
 
 
 class ChunkedWrite:
