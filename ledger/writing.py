@@ -370,7 +370,38 @@ class MirrorWrite:
         return AppendResult(Appended(self.store, self.head + 1, added), self.skipped)
 
 
-class EventIds(Sequence[str]):
+class _Lazy(Sequence[T]):
+    """A read-only sequence whose items are made on demand, compared as a list."""
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            return self._range(start, stop, step)
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"{type(self).__name__} index out of range")
+        return self._item(index)
+
+    def _item(self, index: int) -> T:
+        raise NotImplementedError
+
+    def _range(self, start: int, stop: int, step: int) -> list[T]:
+        return [self._item(i) for i in range(start, stop, step)]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class EventIds(_Lazy[str]):
     """Event ids, 16 bytes each: re-importing a million-event file skips a million ids.
 
     An id in the canonical UUID form (all ids the ledger derives or stores from
@@ -398,31 +429,14 @@ class EventIds(Sequence[str]):
     def __len__(self) -> int:
         return len(self._packed) // 16
 
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-
-    def __getitem__(self, index: int | slice) -> str | list[str]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("event id index out of range")
+    def _item(self, index: int) -> str:
         spelled = self._spelled.get(index)
         if spelled is not None:
             return spelled
         return str(uuid.UUID(bytes=bytes(self._packed[16 * index : 16 * index + 16])))
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and list(self) == list(other)
 
-    __hash__ = None  # type: ignore[assignment]
-
-
-class Appended(Sequence[StoredEvent]):
+class Appended(_Lazy[StoredEvent]):
     """The events a large write added, read back from the store when asked for.
 
     An import of millions of events keeps none of them in memory; the
@@ -435,25 +449,14 @@ class Appended(Sequence[StoredEvent]):
     def __len__(self) -> int:
         return self.size
 
-    @overload
-    def __getitem__(self, index: int) -> StoredEvent: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[StoredEvent]: ...
-
-    def __getitem__(self, index: int | slice) -> StoredEvent | list[StoredEvent]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(self.size))]
-        if index < 0:
-            index += self.size
-        if not 0 <= index < self.size:
-            raise IndexError("appended event index out of range")
+    def _item(self, index: int) -> StoredEvent:
         return next(self.store.read_all(self.first + index - 1, batch_size=1))
+
+    def _range(self, start: int, stop: int, step: int) -> list[StoredEvent]:
+        if step != 1 or start >= stop:
+            return super()._range(start, stop, step)
+        # A run of positions: one streamed read, not one query per event.
+        return list(islice(self.store.read_all(self.first + start - 1), stop - start))
 
     def __iter__(self) -> Iterator[StoredEvent]:
         return islice(self.store.read_all(self.first - 1), self.size)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and list(self) == list(other)
-
-    __hash__ = None  # type: ignore[assignment]
