@@ -251,7 +251,7 @@ def import_costs(ndjson: Path, work: Path, repeat: int) -> str:
     )
     report.add(
         "  of which rules.check_batch",
-        _cost_of(whole, repeat, "ledger.writing", "check_batch", lambda *_: None)
+        _cost_of(whole, repeat, "ledger.writing", "check_batch", lambda *_, **__: None)
         or _cost_of(whole, repeat, "ledger.service", "check_batch", lambda *_: None),
         1,
         "by difference",

@@ -166,6 +166,19 @@ def test_more_than_one_hundred_allocations_from_flags_are_refused_naming_the_lim
     assert chips.events() == before
 
 
+def test_an_amount_with_too_many_digits_across_the_point_is_refused_naming_it(
+    chips: Cli,
+) -> None:
+    # Each side of the point is within the limit, so the stored-form reader
+    # took it; it used to fail only when dumped, as an internal error.
+    digits = "1" * 30 + "." + "1" * (MAX_DIGITS - 29)
+    line = orjson.dumps(amount(digits) | {"subject": "commitment/precise"})
+    assert import_refused(chips, line) == (
+        "Error: line 1: data.targets[0].quantity: cannot read amount "
+        f"'{digits}': more than 40 significant digits"
+    )
+
+
 def test_one_hundred_targets_and_one_hundred_allocations_are_accepted(chips: Cli) -> None:
     targets = [money_target(f"part-{i}") for i in range(MAX_ITEMS)]
     chips.import_events(pledge(targets=targets) | {"subject": "commitment/many"})
@@ -240,6 +253,13 @@ LIMITS = [
         amount("9" * (MAX_DIGITS + 1)),
         "data.targets[0].quantity: cannot read amount '9999",  # ...: more than 40 significant digits
         amount("9" * MAX_DIGITS),
+    ),
+    (
+        # stored form ("digits.digits"), each side within bounds, together past them
+        "amount digits across the point",
+        amount("1" * 30 + "." + "1" * (MAX_DIGITS - 29)),
+        "more than 40 significant digits",
+        amount("1" * 30 + "." + "1" * (MAX_DIGITS - 30)),
     ),
     (
         "amount fraction digits",
