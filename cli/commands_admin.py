@@ -22,8 +22,9 @@ from cli.context import (
     view_options,
     write_bytes,
 )
+from ledger.decoding import read_lines
 from ledger.export import event_line, export_bytes, export_document, export_schema
-from ledger.service import Ledger, load_zone, read_lines
+from ledger.service import Ledger, load_zone
 
 PROGRESS_THRESHOLD_BYTES = 4 << 20  # a progress bar for files above 4 MiB (about 5,000 events)
 

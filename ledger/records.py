@@ -415,7 +415,7 @@ class Content:
 
 
 def seal(
-    event: Event,
+    event: Event | None,
     *,
     event_id: str,
     version: int,
@@ -425,8 +425,14 @@ def seal(
     content: Content | None = None,
     position: int = 0,
 ) -> StoredEvent:
-    """Give a new event its bookkeeping and leaf hash; the store assigns the position."""
-    content = content or Content.of(event)
+    """Give a new event its bookkeeping and leaf hash; the store assigns the position.
+
+    `event` may be None when `content` is given (input decoded in another
+    process): the typed event is then decoded from the data if ever needed.
+    """
+    if content is None:
+        assert event is not None, "seal needs the event or its content"
+        content = Content.of(event)
     schema = upcasting.CURRENT_SCHEMA
     # No time, no hash: the store stamps the record time under its lock.
     leaf_hash = ""
@@ -458,7 +464,7 @@ def seal(
         schema=schema,
         leaf_hash=leaf_hash,
         occurred_key=occurred_key,
-        _event=[event],
+        _event=[] if event is None else [event],
         data_json=content.data_json,
         sources_json=content.sources_json,
     )

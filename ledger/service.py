@@ -12,19 +12,18 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import orjson
 
 from ledger import writing
 from ledger.bulk import bulk
+from ledger.decoding import Candidate, Decoder, decode_lines
 from ledger.errors import (
     InvalidEvent,
     LedgerConfigError,
     NotFound,
 )
-from ledger.events import Event, check_subject, decode_event, subject_kind
+from ledger.events import Event, check_subject, subject_kind
 from ledger.projections import (
     CommitmentState,
     LedgerState,
@@ -48,14 +47,13 @@ from ledger.records import (
 )
 from ledger.store.readmodels import ReadModels
 from ledger.store.sql import SqlEventStore
-from ledger.writing import AppendResult, Candidate
+from ledger.writing import AppendResult
 
 if TYPE_CHECKING:  # the continuity module loads only when a report is asked for
     from ledger.continuity import ContinuityReport, Grouping
 
 Clock = Callable[[], datetime]
 TZ_SETTING = "timezone"
-MAX_LINE_BYTES = 1 << 20  # one event per line; nothing legitimate comes near a mebibyte
 ORIGIN_SETTING = "origin"
 
 
@@ -72,49 +70,6 @@ def load_zone(name: str) -> ZoneInfo:
         raise LedgerConfigError(
             f"unknown time zone '{name}' (use an IANA name like Asia/Seoul)"
         ) from None
-
-
-def _too_long(size: int, unit: str, number: int) -> InvalidEvent:
-    return InvalidEvent(
-        f"the line is longer than the limit of 1 MiB ({size:,} {unit})", line=number
-    )
-
-
-def read_lines(stream: BinaryIO) -> Iterator[bytes]:
-    """A binary stream's lines as read, never holding more than one line of at most 1 MiB.
-
-    A longer line is refused by its number and length; the rest of it is
-    counted as it is read, not kept.
-    """
-    number = 0
-    while line := stream.readline(MAX_LINE_BYTES + 1):
-        number += 1
-        if len(line) > MAX_LINE_BYTES:
-            size = len(line)
-            while not line.endswith(b"\n") and (line := stream.readline(1 << 20)):
-                size += len(line)
-            raise _too_long(size, "bytes", number)
-        yield line
-
-
-def parse_ndjson(lines: Iterable[bytes | str]) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed JSON) for each non-blank line; a bad line names itself."""
-    for number, line in enumerate(lines, start=1):
-        if len(line) > MAX_LINE_BYTES:
-            raise _too_long(len(line), "bytes" if isinstance(line, bytes) else "characters", number)
-        if isinstance(line, bytes):
-            try:
-                line = line.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InvalidEvent(
-                    f"not valid UTF-8 ({exc.reason} at byte {exc.start})", line=number
-                ) from None
-        if not line.strip():
-            continue
-        try:
-            yield number, orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidEvent(f"not valid JSON ({exc.msg})", line=number) from None
 
 
 class Ledger:
@@ -174,26 +129,24 @@ class Ledger:
     # --- writing -------------------------------------------------------------
 
     def candidates(self, lines: Iterable[bytes | str]) -> Iterator[Candidate]:
-        """Decode NDJSON input as it is read; the first bad line stops everything."""
-        for number, raw in parse_ndjson(lines):
-            try:
-                event = decode_event(raw)
-            except InvalidEvent as exc:
-                raise exc.at_line(number) from None
-            yield Candidate(number, event, event.recorded_by or self.user)
+        """Decode NDJSON input as it is read, in this process; the first bad line stops everything."""
+        return decode_lines(lines, self.user)
 
     def import_lines(self, lines: Iterable[bytes | str]) -> AppendResult:
         """Append NDJSON events: all of them or, on any error, none.
 
         The input is read, checked and written a chunk at a time inside one
         transaction, so an import of millions of events holds one chunk in
-        memory, not the file; any error rolls all of it back.
+        memory, not the file; any error rolls all of it back. Input of more
+        than one group of lines is decoded by a worker process meanwhile
+        (ledger/decoding.py).
         """
-        return self.append(self.candidates(lines))
+        with Decoder(self.user) as decoder:
+            return self.append(decoder.candidates(lines))
 
     def record(self, event: Event) -> AppendResult:
         """Append one event built by a caller (the recording commands)."""
-        return self.append([Candidate(1, event, event.recorded_by or self.user)])
+        return self.append([Candidate.of(1, event, self.user)])
 
     @bulk
     def append(self, candidates: Iterable[Candidate]) -> AppendResult:

@@ -21,21 +21,12 @@ from itertools import islice
 from typing import Any, TypeVar, overload
 from zoneinfo import ZoneInfo
 
+from ledger.decoding import Candidate
 from ledger.errors import DuplicateEventConflict, InvalidEvent, RuleViolation
-from ledger.events import Event
 from ledger.projections import HistoryError
 from ledger.records import Content, StoredEvent, instant_key, occurred_instant, seal
 from ledger.rules import TYPES_THAT_AFFECT_REFERRERS, check_batch
 from ledger.store.sql import AppendSession, SqlEventStore
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A decoded input event and the line it came from."""
-
-    line: int
-    event: Event
-    recorded_by: str
 
 
 @dataclass(frozen=True)
@@ -77,8 +68,7 @@ def new_only(
     """Derive ids; drop events already stored (same content), refuse same id with other content."""
     with_ids: list[tuple[str, Candidate, Content]] = []
     for candidate in candidates:
-        content = Content.of(candidate.event)
-        event_id = str(candidate.event.id) if candidate.event.id else content.derived_id()
+        event_id, content = candidate.facts()
         with_ids.append((event_id, candidate, content))
     stored = store.find(i for i, _, _ in with_ids)
     seen: dict[str, dict[str, Any]] = {
@@ -224,23 +214,22 @@ class ChunkedWrite:
     def add(self, chunk: list[Candidate]) -> None:
         fresh, skipped = new_only(self.store, chunk)
         self.skipped.extend(skipped)
-        unknown = {c.event.subject for _, c, _ in fresh} - set(self.versions)
+        unknown = {content.subject for _, _, content in fresh} - set(self.versions)
         if unknown:
             found = self.store.versions(unknown)
             self.versions.update({s: found.get(s, 0) for s in unknown})
         start = self.session.next_position
         sealed: list[StoredEvent] = []
         for offset, (event_id, candidate, content) in enumerate(fresh):
-            event = candidate.event
-            version = self.versions[event.subject] + 1
-            self.versions[event.subject] = version
+            version = self.versions[content.subject] + 1
+            self.versions[content.subject] = version
             stored = seal(
-                event,
+                candidate.event,
                 event_id=event_id,
                 version=version,
                 recorded_at=self.session.recorded_at,
                 recorded_by=candidate.recorded_by,
-                occurred_key=self.occurred_key(event.occurred_at),
+                occurred_key=self.occurred_key(content.occurred_at),
                 content=content,
                 position=start + offset,
             )

@@ -96,3 +96,13 @@ def test_show_does_not_import_the_heavy_modules():
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == ""
+
+
+def test_the_decoding_worker_loads_no_store_service_or_write_path():
+    # The worker process imports ledger.decoding alone: SQLAlchemy and the
+    # write path would double its start-up and its memory.
+    decoding = [ROOT / "ledger" / "decoding.py"]
+    assert _imports_of(
+        ("ledger.service", "ledger.writing", "ledger.store", "ledger.readside", "sqlalchemy"),
+        decoding,
+    ) == []

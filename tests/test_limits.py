@@ -18,11 +18,12 @@ import orjson
 import pytest
 
 from cli.commands_demo import example_lines
+from ledger.decoding import MAX_LINE_BYTES
 from ledger.errors import InvalidEvent
 from ledger.events import MAX_DEPTH, MAX_ITEMS, MAX_SLUG, decode_event
 from ledger.quantities import MAX_DIGITS, exact_arithmetic, format_total
 from ledger.records import derive_event_id, event_content
-from ledger.service import MAX_LINE_BYTES, Ledger
+from ledger.service import Ledger
 from tests.builders import actor, ev, lines, made
 from tests.test_cli import Cli
 
