@@ -10,7 +10,7 @@ import click
 
 from cli.app import cli
 from cli.context import Env, json_option, pass_env, print_json
-from ledger import integrity
+from ledger import integrity, verification
 from ledger.checkpoint import generate_key, parse_signer, parse_verifier
 from ledger.errors import LedgerConfigError
 
@@ -57,9 +57,9 @@ def verify(env: Env, checkpoint_file: str | None, key_file: str | None, as_json:
     total = ledger.store.head()
     if sys.stderr.isatty() and not as_json and total > 20_000:
         with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
-            report = integrity.verify_ledger(ledger.store, progress=bar.update)
+            report = verification.verify_ledger(ledger.store, progress=bar.update)
     else:
-        report = integrity.verify_ledger(ledger.store)
+        report = verification.verify_ledger(ledger.store)
     published = None
     if report.intact and checkpoint_file and key_file:
         verifier = parse_verifier(_read_text(key_file, "key").strip())

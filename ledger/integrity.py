@@ -3,14 +3,12 @@
 The tree's perfect-subtree hashes are stored as the log grows (`merkle_nodes`,
 written in the same transaction as the events), so a root or a proof reads
 O(log n) rows instead of rebuilding the tree. `verify` recomputes everything
-from the stored event fields, streaming, and compares.
+from the stored event fields and compares (ledger/verification.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -18,7 +16,6 @@ from typing import Any
 import orjson
 
 from ledger import upcasting
-from ledger.bulk import bulk
 from ledger.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -27,13 +24,12 @@ from ledger.checkpoint import (
     sign_checkpoint,
     verify_checkpoint,
 )
-from ledger.errors import CorruptRecord, InvalidEvent, NotFound
+from ledger.errors import InvalidEvent, NotFound
 from ledger.events import decode_event
 from ledger.merkle import (
     EMPTY_ROOT,
     consistency_proof,
     inclusion_proof,
-    node_hash,
     range_hash,
     verify_consistency,
     verify_inclusion,
@@ -44,11 +40,9 @@ from ledger.records import (
     canonical_bytes,
     format_recorded_at,
     leaf_hash_of,
-    plainly_canonical,
 )
-from ledger.store.sql import EVENT_COLUMNS, SqlEventStore, decode_row
+from ledger.store.sql import SqlEventStore
 
-Progress = Callable[[int], None]
 EMPTY_TREE = bytes.fromhex(EMPTY_ROOT)
 
 
@@ -195,325 +189,6 @@ def check_published(store: SqlEventStore, note: str, verifier: Verifier) -> dict
         "current_root": proof["new_root"],
         "consistent": True,
     }
-
-
-# --- verify ----------------------------------------------------------------------------
-
-
-@dataclass
-class VerifyReport:
-    """The outcome of `verify`: intact, or the first bad position and what is wrong."""
-
-    checked: int = 0
-    root: str = ""
-    checkpoints: int = 0
-    problem: str | None = None
-    position: int | None = None
-
-    @property
-    def intact(self) -> bool:
-        """No problem found."""
-        return self.problem is None
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form."""
-        return {
-            "intact": self.intact,
-            "checked": self.checked,
-            "root": self.root,
-            "checkpoints": self.checkpoints,
-            "position": self.position,
-            "problem": self.problem,
-        }
-
-
-class _Stack:
-    """Streaming RFC 9162 tree: the hashes of complete subtrees, largest first (at most log2 n).
-
-    The subtree sizes are the set bits of the leaf count, so the stack needs no
-    levels or indexes: pushing leaf i merges once per trailing one bit of i.
-    """
-
-    __slots__ = ("count", "hashes")
-
-    def __init__(self) -> None:
-        self.hashes: list[bytes] = []
-        self.count = 0
-
-    def push(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
-        """Add a leaf; return every perfect node it completes (level >= 1), lowest first."""
-        hashes, index, digest = self.hashes, self.count, leaf
-        completed = []
-        level = 0
-        while index & 1:
-            digest = _sha256(b"\x01" + hashes.pop() + digest).digest()
-            level, index = level + 1, index >> 1
-            completed.append((level, index, digest))
-        hashes.append(digest)
-        self.count += 1
-        return completed
-
-    def root(self) -> bytes:
-        """The root of the leaves pushed so far."""
-        if not self.hashes:
-            return EMPTY_TREE
-        digest = self.hashes[-1]
-        for left in reversed(self.hashes[:-1]):
-            digest = node_hash(left, digest)
-        return digest
-
-
-NodeFetch = Callable[[int, int, int], Sequence[tuple[Any, Any]]]
-"""`fetch(level, after, limit)`: stored (idx, hash) of a level with idx > after, in idx order."""
-
-class _Level:
-    """One level's stored nodes, read in idx order as the streaming tree completes them."""
-
-    __slots__ = ("after", "at", "batch", "fetch", "level", "rows")
-
-    def __init__(self, fetch: NodeFetch, level: int, batch: int) -> None:
-        self.fetch, self.level, self.batch = fetch, level, batch
-        self.rows: Sequence[tuple[Any, Any]] = ()
-        self.at = 0
-        self.after = -1
-
-    def stored(self, index: int) -> Any:
-        """The stored hash of node `index` of this level, or None when it is missing.
-
-        Nodes are asked for in increasing index; stored nodes with a smaller
-        index than asked are passed over (no node of the tree has that index).
-        """
-        rows, at = self.rows, self.at
-        while True:
-            while at < len(rows):
-                idx, digest = rows[at]
-                if idx == index:
-                    self.at = at + 1
-                    return digest
-                if idx > index:
-                    self.at = at
-                    return None
-                at += 1
-            # Read on (again, if a read came back short: the log may have grown since).
-            rows = self.fetch(self.level, self.after, self.batch)
-            if rows and type(rows[-1][0]) is not int:  # SQLite sorts non-integer keys last
-                rows = [row for row in rows if type(row[0]) is int]
-            self.rows, self.at, at = rows, 0, 0
-            if not rows:
-                return None
-            self.after = rows[-1][0]
-
-
-def _same_hash(stored: Any, digest: bytes) -> bool:
-    """A stored hex hash against a computed one, when the text is not plain lowercase hex."""
-    try:
-        return bytes.fromhex(str(stored)) == digest
-    except ValueError:
-        return False
-
-
-def _node_problem(level: int, index: int, stored: Any) -> tuple[int, str]:
-    first = index * (1 << level) + 1
-    what = "missing" if stored is None else "does not match the events"
-    return first, f"the stored tree node over positions {first}-{first + (1 << level) - 1} {what}"
-
-
-def _fast_leaf(row: Sequence[Any]) -> bytes | None:
-    """The leaf of a row whose stored text is its canonical bytes, else None.
-
-    None means "take the slow path", never "altered": rows written before
-    `data` and `sources` were stored canonically, and unreadable rows, go
-    there. A leaf is returned only when the slow path would compute the same
-    one: the hash matches, `data` and `sources` read as JSON and orjson writes
-    them back byte for byte, and nothing in the bytes makes `canonical_json`
-    look closer (a character at or above U+E000, a 16-digit number).
-    """
-    (
-        _,
-        event_id,
-        type_,
-        subject,
-        version,
-        occurred_at,
-        _,
-        recorded_at,
-        recorded_by,
-        data,
-        sources,
-        leaf_hash,
-        schema,
-    ) = row
-    if not (
-        type(data) is str
-        and type(sources) is str
-        and type(version) is int
-        and type(schema) is int
-        and type(event_id) is str
-        and type(type_) is str
-        and type(subject) is str
-        and type(occurred_at) is str
-        and type(recorded_at) is str
-        and type(recorded_by) is str
-    ):
-        return None
-    data_json = data.encode()
-    sources_json = sources.encode()
-    body = b"".join(
-        (
-            b'\x00{"data":',
-            data_json,
-            b',"id":',
-            _dumps(event_id),
-            b',"occurred_at":',
-            _dumps(occurred_at),
-            b',"recorded_at":',
-            _dumps(recorded_at),
-            b',"recorded_by":',
-            _dumps(recorded_by),
-            b"" if schema == 1 else b',"schema":%d' % schema,
-            b',"sources":',
-            sources_json,
-            b',"subject":',
-            _dumps(subject),
-            b',"type":',
-            _dumps(type_),
-            b',"version":%d}' % version,
-        )
-    )
-    digest = _sha256(body).digest()
-    if digest.hex() != leaf_hash:
-        return None
-    if not plainly_canonical(body):
-        return None
-    try:
-        if (
-            _dumps(_loads(data_json), option=_SORTED) != data_json
-            or _dumps(_loads(sources_json), option=_SORTED) != sources_json
-        ):
-            return None
-    except orjson.JSONDecodeError:
-        return None
-    return digest
-
-
-_dumps = orjson.dumps
-_loads = orjson.loads
-_SORTED = orjson.OPT_SORT_KEYS
-_sha256 = hashlib.sha256
-
-
-@bulk
-def verify_ledger(
-    store: SqlEventStore, progress: Progress | None = None, batch: int = 2000
-) -> VerifyReport:
-    """Recompute every leaf, node and checkpoint root from the stored fields; stop at the first fault.
-
-    Each row's leaf is hashed from its stored text when that text is the
-    event's canonical bytes (events written since data and sources are stored
-    canonically); any other row is decoded and serialised as RFC 8785, as
-    before. Stored tree nodes are read level by level in index order and
-    compared as the streaming tree completes them.
-    """
-    report = VerifyReport()
-    checkpoints = {c["size"]: c for c in store.checkpoints()}
-    stack = _Stack()
-    versions: dict[str, int] = {}
-
-    def fail(position: int, problem: str) -> VerifyReport:
-        report.position, report.problem = position, problem
-        return report
-
-    if 0 in checkpoints and checkpoints[0]["root"] != stack.root().hex():
-        return fail(1, "the checkpoint of size 0 has a wrong root")
-    expected = 1
-    last_recorded = ""
-    node_batch = max(batch, 1)
-    fetch = store.level_nodes
-    levels: list[_Level] = [_Level(fetch, 0, node_batch)]
-    leaves = levels[0]
-    hashes = stack.hashes
-    for row in store.scan(EVENT_COLUMNS, batch_size=max(batch, 1)):
-        position = row[0]
-        leaf = _fast_leaf(row)
-        if leaf is not None:
-            subject, version, recorded_at = row[3], row[4], row[7]
-            leaf_hex = row[11]
-        else:
-            try:
-                stored = decode_row(row)
-            except CorruptRecord as exc:
-                return fail(exc.position, exc.reason)
-            position = stored.position
-            if position != expected:
-                return fail(expected, f"missing (the next stored position is {position})")
-            leaf_hex = leaf_hash_of(stored.canonical())
-            if leaf_hex != stored.leaf_hash:
-                return fail(
-                    position, "its fields do not match its leaf hash: the event was altered"
-                )
-            leaf = bytes.fromhex(leaf_hex)
-            subject, version, recorded_at = stored.subject, stored.version, stored.recorded_at
-        if position != expected:
-            return fail(expected, f"missing (the next stored position is {position})")
-        last = versions.get(subject, 0)
-        if version != last + 1:
-            return fail(position, f"{subject} version {version} follows version {last}")
-        versions[subject] = version
-        if recorded_at < last_recorded:
-            # Appends stamp record time under the append lock, never earlier than the
-            # event before: a time that goes backwards was written behind the ledger's back.
-            return fail(
-                position,
-                f"recorded at {recorded_at}, before the event before it ({last_recorded})",
-            )
-        last_recorded = recorded_at
-        # The tree: level 0 repeats the leaf; each completed node is compared as it completes.
-        index = position - 1
-        rows0, at0 = leaves.rows, leaves.at
-        if at0 < len(rows0) and rows0[at0][0] == index:
-            node = rows0[at0][1]
-            leaves.at = at0 + 1
-        else:
-            node = leaves.stored(index)
-        if node != leaf_hex and (node is None or not _same_hash(node, leaf)):
-            return fail(*_node_problem(0, index, node))
-        digest, level = leaf, 0
-        while index & 1:
-            digest = _sha256(b"\x01" + hashes.pop() + digest).digest()
-            level, index = level + 1, index >> 1
-            if level == len(levels):
-                levels.append(_Level(fetch, level, node_batch))
-            node = levels[level].stored(index)
-            if node != digest.hex() and (node is None or not _same_hash(node, digest)):
-                return fail(*_node_problem(level, index, node))
-        hashes.append(digest)
-        stack.count = position
-        if position in checkpoints:
-            if checkpoints[position]["root"] != stack.root().hex():
-                return fail(
-                    position,
-                    f"the tree of size {position} no longer has the root of its checkpoint",
-                )
-            report.checkpoints += 1
-        report.checked += 1
-        expected += 1
-        if progress is not None and report.checked % batch == 0:
-            progress(batch)
-    leaf_count = store.node_count(0)
-    if leaf_count != report.checked:
-        return fail(
-            report.checked + 1,
-            f"missing: the tree has {leaf_count} leaves but only {report.checked} events are stored",
-        )
-    beyond = [size for size in checkpoints if size > report.checked]
-    if beyond:
-        return fail(
-            report.checked + 1,
-            f"a checkpoint covers {max(beyond)} events but only {report.checked} are stored",
-        )
-    report.checkpoints += 1 if 0 in checkpoints else 0
-    report.root = stack.root().hex()
-    return report
 
 
 # --- mirrors -----------------------------------------------------------------------------

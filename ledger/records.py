@@ -50,7 +50,7 @@ def event_content(event: Event) -> dict[str, Any]:
 MAX_SAFE_INTEGER = 2**53 - 1
 
 
-def _orjson_is_canonical(value: Any) -> bool:
+def orjson_is_canonical(value: Any) -> bool:
     """Whether orjson's sorted output is exactly RFC 8785 for this value.
 
     It is for the JSON the ledger stores (strings, safe integers, objects,
@@ -63,11 +63,11 @@ def _orjson_is_canonical(value: Any) -> bool:
         for key, item in value.items():
             if not key.isascii() and max(key) >= "\ue000":
                 return False
-            if not _orjson_is_canonical(item):
+            if not orjson_is_canonical(item):
                 return False
         return True
     if isinstance(value, list):
-        return all(_orjson_is_canonical(item) for item in value)
+        return all(orjson_is_canonical(item) for item in value)
     if isinstance(value, bool) or not isinstance(value, int):
         return not isinstance(value, float)
     return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
@@ -93,7 +93,7 @@ def plainly_canonical(text: bytes) -> bool:
 def canonical_json(value: Any) -> bytes:
     """RFC 8785 (JCS) bytes of a JSON value: orjson where it agrees, the reference otherwise."""
     fast = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    if plainly_canonical(fast) or _orjson_is_canonical(value):
+    if plainly_canonical(fast) or orjson_is_canonical(value):
         return fast
     return rfc8785.dumps(value)
 

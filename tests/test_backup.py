@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from cli.app import cli
 from cli.commands_demo import example_lines
-from ledger import integrity
+from ledger import integrity, verification
 from ledger.service import Ledger
 
 
@@ -24,7 +24,7 @@ def source(tmp_path, db_target):
 def _root(target: str) -> bytes:
     ledger = Ledger.open(target)
     try:
-        assert integrity.verify_ledger(ledger.store).intact
+        assert verification.verify_ledger(ledger.store).intact
         return integrity.tree_root(ledger.store)[1]
     finally:
         ledger.close()

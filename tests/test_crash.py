@@ -35,10 +35,10 @@ import orjson
 import pytest
 from sqlalchemy import create_engine, text
 
-from ledger.integrity import verify_ledger
 from ledger.service import Ledger
 from ledger.store.sql import SqlEventStore
 from ledger.synthetic import synthetic_lines
+from ledger.verification import verify_ledger
 
 EVENTS = 100_000
 SEED = 20_250_607

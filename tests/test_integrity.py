@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from cli.app import cli
 from cli.commands_demo import example_lines
-from ledger import integrity
+from ledger import integrity, verification
 from ledger.checkpoint import generate_key, parse_signer, parse_verifier
 from ledger.errors import InvalidEvent, LedgerError
 from ledger.export import event_line, export_bytes, export_document
@@ -45,13 +45,13 @@ def _tamper(path: str, *statements: str) -> None:
 def _verify(target: str):
     ledger = Ledger.open(target)
     try:
-        return integrity.verify_ledger(ledger.store)
+        return verification.verify_ledger(ledger.store)
     finally:
         ledger.close()
 
 
 def test_an_untouched_ledger_verifies_with_the_export_root(example):
-    report = integrity.verify_ledger(example.store)
+    report = verification.verify_ledger(example.store)
     assert report.intact and report.checked == 48
     assert report.root == export_document(example.events(), example.view())["ledger"]["root"]
 
@@ -111,7 +111,7 @@ def test_a_consistent_rewrite_is_caught_by_a_stored_checkpoint(example, sqlite_t
         "DELETE FROM merkle_nodes",
     )
     reopened = Ledger.init(sqlite_target)  # init back-fills the tree from the forged rows
-    report = integrity.verify_ledger(reopened.store)
+    report = verification.verify_ledger(reopened.store)
     reopened.close()
     assert not report.intact
     assert "checkpoint" in report.problem
@@ -198,7 +198,7 @@ def test_a_published_checkpoint_of_a_smaller_tree_still_verifies_after_growth(le
     ledger.import_lines(lines[20:])
     result = integrity.check_published(ledger.store, made["text"], parse_verifier(public))
     assert (result["size"], result["current_size"]) == (20, 48)
-    assert integrity.verify_ledger(ledger.store).checkpoints == 1
+    assert verification.verify_ledger(ledger.store).checkpoints == 1
 
 
 def test_checkpoint_and_verify_commands_with_keys(example, sqlite_target, tmp_path):
@@ -279,7 +279,7 @@ def test_a_mirror_of_10000_events_reproduces_the_root_and_the_export(
     assert len(result.added) == 10_000
     assert integrity.tree_root(mirror.store)[1] == root
     assert export_bytes(export_document(mirror.events(), mirror.view(as_of="2026-01-01"))) == export
-    assert integrity.verify_ledger(mirror.store).intact
+    assert verification.verify_ledger(mirror.store).intact
 
 
 def _refused(make_ledger, tmp_path, lines) -> str:
@@ -352,7 +352,7 @@ def _verify_peak(make_ledger, path: str, lines: list[bytes]) -> int:
     mirror = make_ledger(path)
     mirror.import_mirror(lines)
     tracemalloc.start()
-    report = integrity.verify_ledger(mirror.store)
+    report = verification.verify_ledger(mirror.store)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert report.intact
@@ -451,7 +451,7 @@ def _sql_text(value: str) -> str:
 
 def test_rows_rewritten_as_equal_but_not_canonical_json_still_verify(example, sqlite_target):
     """Old-style stored text takes the slow path: same root, still intact."""
-    root = integrity.verify_ledger(example.store).root
+    root = verification.verify_ledger(example.store).root
     example.close()
     statements = []
     for position in (1, 2, 17, 30, 48):
@@ -615,7 +615,7 @@ def test_the_first_bad_position_wins_across_nodes_and_events(example, sqlite_tar
 def test_verify_on_both_databases_and_a_node_altered_behind_its_back(any_ledger):
     any_ledger.import_lines(example_lines())
     integrity.make_checkpoint(any_ledger.store, any_ledger.origin, any_ledger.clock())
-    report = integrity.verify_ledger(any_ledger.store, batch=7)  # many short batches
+    report = verification.verify_ledger(any_ledger.store, batch=7)  # many short batches
     assert report.intact and (report.checked, report.checkpoints) == (48, 1)
     assert report.root == integrity.tree_root(any_ledger.store)[1].hex()
     engine = any_ledger.store.engine
@@ -627,7 +627,7 @@ def test_verify_on_both_databases_and_a_node_altered_behind_its_back(any_ledger)
         conn.exec_driver_sql(
             "UPDATE merkle_nodes SET hash = '00' || substr(hash, 3) WHERE level = 4 AND idx = 1"
         )
-    report = integrity.verify_ledger(any_ledger.store, batch=7)
+    report = verification.verify_ledger(any_ledger.store, batch=7)
     assert (report.position, report.problem) == (
         17,
         "the stored tree node over positions 17-32 does not match the events",

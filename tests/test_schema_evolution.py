@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.app import cli
-from ledger import integrity, upcasting
+from ledger import integrity, upcasting, verification
 from ledger.errors import LedgerError
 from ledger.export import event_line
 from ledger.service import Ledger
@@ -30,7 +30,7 @@ def v1_copy(tmp_path) -> str:
 
 def test_the_v1_ledger_still_verifies_with_its_checkpoint(v1_copy):
     ledger = Ledger.open(v1_copy)
-    report = integrity.verify_ledger(ledger.store)
+    report = verification.verify_ledger(ledger.store)
     ledger.close()
     assert report.intact and report.checked == 48 and report.checkpoints == 1
 
@@ -82,7 +82,7 @@ def test_a_later_release_reads_v1_events_through_its_upcasters(v1_copy, monkeypa
     ledger.rebuild()
     state = ledger.subject_state("actor/national-assembly", ledger.view())
     assert state["names"].get("und") == state["name"] or "und" not in state["names"]
-    assert integrity.verify_ledger(
+    assert verification.verify_ledger(
         ledger.store
     ).intact  # hashes use the stored form, not the upcast one
     ledger.close()
@@ -94,7 +94,7 @@ def test_events_written_under_a_later_schema_carry_it_in_their_hash(v1_copy, mon
     added = ledger.import_lines(lines(actor("new-actor"))).added[0]
     stored = next(e for e in ledger.events() if e.id == added.id)
     assert stored.schema == 2 and stored.to_json()["schema"] == 2
-    assert integrity.verify_ledger(ledger.store).intact
+    assert verification.verify_ledger(ledger.store).intact
     ledger.close()
     monkeypatch.setattr(upcasting, "CURRENT_SCHEMA", 1)  # an older release meets the newer event
     older = Ledger.open(v1_copy)

@@ -30,11 +30,11 @@ import pytest
 
 from ledger.errors import ConcurrencyError, StorageError
 from ledger.events import decode_event
-from ledger.integrity import verify_ledger
 from ledger.records import StoredEvent
 from ledger.service import Ledger
 from ledger.store import sql
 from ledger.store.sql import SqlEventStore
+from ledger.verification import verify_ledger
 from tests.builders import actor, ev, lines, made
 
 SPAWN = multiprocessing.get_context("spawn")

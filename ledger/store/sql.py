@@ -807,6 +807,85 @@ class SqlEventStore:
         with self._connect() as conn:
             return sorted(str(s) for (s,) in conn.execute(query))
 
+    # --- verify's reads (ledger/integrity.py) ----------------------------------------
+
+    def reader_url(self) -> str | None:
+        """A URL another process can open to read this ledger as this store does, or None.
+
+        None for an in-memory SQLite database (another process cannot see it)
+        and during this thread's write session (another connection would not
+        see the session's uncommitted rows). The URL carries the password:
+        hand it to a process, never print it.
+        """
+        if getattr(self._local, "conn", None) is not None:
+            return None
+        url = self.engine.url
+        if self.dialect == "sqlite" and url.database in (None, "", ":memory:"):
+            return None
+        return url.render_as_string(hide_password=False)
+
+    def verify_rows(
+        self, *, after: int = 0, upto: int | None = None, batch_size: int = 5000
+    ) -> Iterator[Sequence[Sequence[Any]]]:
+        """Rows of every column of `events` (EVENT_COLUMNS order) with after < position <= upto.
+
+        In position order, one list per keyset batch (a new statement each, so
+        a reader following the log sees events committed after it started).
+        `data` and `sources` come as their UTF-8 bytes, which is what verify
+        hashes: no decoding to text and encoding back (on SQLite, where a
+        stored text is not checked as UTF-8, bytes that are not UTF-8 reach
+        verify, whose JSON reader reports them, instead of failing the read).
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        last = 2**63 - 1 if upto is None else upto  # a BIGINT's largest: no bound
+        with self._connect() as conn:
+            if self.dialect == "sqlite":
+                raw: Any = conn.connection.driver_connection
+                columns = ", ".join(
+                    f"CAST({name} AS BLOB)" if name in ("data", "sources") else name
+                    for name in EVENT_COLUMNS
+                )
+                sql = (
+                    f"SELECT {columns} FROM events WHERE position > ? AND position <= ? "
+                    "ORDER BY position LIMIT ?"
+                )
+
+                def fetch(after: int) -> Sequence[Sequence[Any]]:
+                    rows: list[tuple[Any, ...]] = raw.execute(
+                        sql, (after, last, batch_size)
+                    ).fetchall()
+                    return rows
+
+            else:
+                query = (
+                    select(
+                        *(
+                            func.convert_to(events_table.c[name], "UTF8")
+                            if name in ("data", "sources")
+                            else events_table.c[name]
+                            for name in EVENT_COLUMNS
+                        )
+                    )
+                    .where(
+                        events_table.c.position > bindparam("after"),
+                        events_table.c.position <= last,
+                    )
+                    .order_by(events_table.c.position)
+                    .limit(batch_size)
+                )
+
+                def fetch(after: int) -> Sequence[Sequence[Any]]:
+                    return conn.execute(query, {"after": after}).all()
+
+            while True:
+                rows = fetch(after)
+                if rows:
+                    yield rows
+                if len(rows) < batch_size:
+                    return
+                after = rows[-1][0]
+
 
 class AppendSession:
     """Appends inside one write transaction (see `SqlEventStore.session`)."""
