@@ -20,9 +20,11 @@ worker starts quickly.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pickle
 import queue
+import re
 import select
 import subprocess
 import sys
@@ -107,6 +109,12 @@ def read_lines(stream: BinaryIO) -> Iterator[bytes]:
 
 def parse_ndjson(lines: Iterable[bytes | str], start: int = 1) -> Iterator[tuple[int, Any]]:
     """(line number, parsed JSON) for each non-blank line; a bad line names itself."""
+    for number, _, raw in _json_lines(lines, start):
+        yield number, raw
+
+
+def _json_lines(lines: Iterable[bytes | str], start: int) -> Iterator[tuple[int, str, Any]]:
+    """(line number, text, parsed JSON) for each non-blank line; a bad line names itself."""
     for number, line in enumerate(lines, start=start):
         if len(line) > MAX_LINE_BYTES:
             raise _too_long(len(line), "bytes" if isinstance(line, bytes) else "characters", number)
@@ -120,19 +128,36 @@ def parse_ndjson(lines: Iterable[bytes | str], start: int = 1) -> Iterator[tuple
         if not line.strip():
             continue
         try:
-            yield number, orjson.loads(line)
+            yield number, line, orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             raise InvalidEvent(f"not valid JSON ({exc.msg})", line=number) from None
 
 
+# orjson reads an integer beyond 64 bits as a float; the standard library reads
+# it exactly. A run of 20 digits is where that can happen.
+_LONG_DIGITS = re.compile(r"[0-9]{20}")
+
+
 def decode_lines(lines: Iterable[bytes | str], user: str, start: int = 1) -> Iterator[Candidate]:
     """Decode NDJSON input here, as it is read; the first bad line stops everything."""
-    for number, raw in parse_ndjson(lines, start):
+    for number, text, raw in _json_lines(lines, start):
         try:
             event = decode_event(raw)
         except InvalidEvent as exc:
-            raise exc.at_line(number) from None
+            if not _LONG_DIGITS.search(text):
+                raise exc.at_line(number) from None
+            # Refused, perhaps for a float orjson made of a long integer: judge
+            # the line again as written (only on this error path, so the
+            # common case keeps orjson's speed).
+            try:
+                event = decode_event(json.loads(text, parse_constant=_no_constant))
+            except InvalidEvent as exact:
+                raise exact.at_line(number) from None
         yield Candidate.of(number, event, user)
+
+
+def _no_constant(name: str) -> Any:
+    raise InvalidEvent(f"not valid JSON ({name} is not a JSON value)")
 
 
 # --- the worker ---------------------------------------------------------------------

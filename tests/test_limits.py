@@ -180,6 +180,26 @@ def test_an_amount_with_too_many_digits_across_the_point_is_refused_naming_it(
     )
 
 
+def test_an_integer_amount_beyond_64_bits_is_read_exactly(chips: Cli) -> None:
+    # The JSON reader turns integers beyond 64 bits into floats; such a line
+    # used to be refused as "floats are not accepted", naming a float.
+    event = amount("1") | {"subject": "commitment/exact"}
+    line = orjson.dumps(event).replace(b'"amount":"1"', b'"amount":18446744073709551616')
+    chips.ok("import -", input=line)
+    stored = chips.json("history commitment/exact")[0]["data"]["targets"][0]["quantity"]
+    assert stored["amount"] == "18446744073709551616"
+
+
+def test_an_integer_amount_of_too_many_digits_is_refused_for_its_digits(chips: Cli) -> None:
+    digits = "1" * (MAX_DIGITS + 5)
+    event = amount("1") | {"subject": "commitment/exact"}
+    line = orjson.dumps(event).replace(b'"amount":"1"', b'"amount":' + digits.encode())
+    assert import_refused(chips, line) == (
+        f"Error: line 1: data.targets[0].quantity: cannot read amount '{digits}': "
+        "more than 40 significant digits"
+    )
+
+
 def test_one_hundred_targets_and_one_hundred_allocations_are_accepted(chips: Cli) -> None:
     targets = [money_target(f"part-{i}") for i in range(MAX_ITEMS)]
     chips.import_events(pledge(targets=targets) | {"subject": "commitment/many"})
