@@ -53,15 +53,23 @@ def quantity(text: str, flag: str) -> dict[str, str]:
         raise InvalidEvent(str(exc), field=flag) from None
 
 
-def pairs(values: Sequence[str], flag: str) -> list[tuple[str, str]]:
-    """KEY=VALUE flags as pairs."""
+def pairs(values: Sequence[str], flag: str, *, repeatable: bool = False) -> list[tuple[str, str]]:
+    """KEY=VALUE flags as pairs; a KEY given twice is refused unless `repeatable`.
+
+    A repeated key would otherwise keep only its last value, silently.
+    """
     out = []
+    seen: set[str] = set()
     for value in values:
         key, sep, rest = value.partition("=")
         # KEY lands in later messages ("--target KEY"): no line breaks may ride along.
         if not sep or not key.strip() or not rest.strip() or not key.strip().isprintable():
             raise InvalidEvent(f"{shown(value)} is not KEY=VALUE", field=flag)
-        out.append((key.strip(), rest.strip()))
+        key = key.strip()
+        if key in seen and not repeatable:
+            raise InvalidEvent(f"{shown(key)} is given twice; give each once", field=flag)
+        seen.add(key)
+        out.append((key, rest.strip()))
     return out
 
 
@@ -736,7 +744,7 @@ def appropriate(
         --allocate "commitment/kr-ai-supp-budget:budget=1.8조 원" --on 2025-05-01 --source URL
     """
     allocated = []
-    for name, text in pairs(allocations, "--allocate"):
+    for name, text in pairs(allocations, "--allocate", repeatable=True):
         commitment, _, target = name.partition(":")
         if "/" not in commitment:
             commitment = f"commitment/{commitment}"

@@ -540,6 +540,17 @@ BAD_INPUT = {
         f"pledge gpus {HAN} --title Again --target 'gpus=1 GPU' --on 2025-04-24 {SOURCE}",
         "commitment/gpus was already made",
     ),
+    # a repeated KEY would keep only its last value, silently
+    "a target key twice": (
+        f"pledge twice {HAN} --title T --target 'gpus=1 GPU' --target 'gpus=2 GPU' "
+        f"--on 2025-04-24 {SOURCE}",
+        "--target: 'gpus' is given twice; give each once",
+    ),
+    "a name language twice": (
+        "register-actor actor/kim --name Kim --kind person --name-in ko=김 --name-in ko=金 "
+        "--on 2020-01-01",
+        "--name-in: 'ko' is given twice; give each once",
+    ),
 }
 
 
