@@ -21,9 +21,10 @@ import pytest
 
 from ledger import decoding, service, writing
 from ledger.errors import DuplicateEventConflict, InvalidEvent, LedgerError
-from ledger.integrity import tree_root, verify_ledger
+from ledger.integrity import tree_root
 from ledger.service import Ledger
 from ledger.synthetic import synthetic_lines
+from ledger.verification import verify_ledger
 from tests.conftest import Clock
 from tests.test_import import rejected_import, snapshot
 
