@@ -37,6 +37,7 @@ from ledger.projections import (
 )
 from ledger.projections.commitments import StatusInputs
 from ledger.records import StoredEvent
+from ledger.replay import streamed_state, with_fallback
 from ledger.store.readmodels import (
     ReadModels,
     Rows,
@@ -64,96 +65,106 @@ def rows_of(
     state_commitments: dict[str, CommitmentState],
     state_budgets: dict[str, BudgetState],
 ) -> Rows:
-    """Table rows for folded states."""
+    """Table rows for folded states, each a tuple in its table's column order.
 
+    Tuples, not dicts: the driver takes them as they are (a full rebuild
+    writes a row for every few events), and tests/test_replay_rows.py holds
+    each to the column names.
+    """
     rows = Rows()
+    add = rows.add
+    dumps = orjson.dumps
     for subject, actor in state_actors.items():
-        rows.add(
-            actors,
-            {
-                "subject": subject,
-                "name": actor.name,
-                "kind": actor.kind,
-                "parent": actor.parent,
-                "state": orjson.dumps(actor.to_json()).decode(),
-            },
-        )
+        document = actor.to_json()
+        add(actors, (subject, actor.name, actor.kind, actor.parent, dumps(document).decode()))
     for subject, office in state_offices.items():
         document = office.to_json()
-        rows.add(
+        add(
             offices,
-            {
-                "subject": subject,
-                "name": office.name,
-                "jurisdiction": office.jurisdiction,
-                "kind": office.kind,
-                "holder": document["holder"],
-                "state": orjson.dumps(document).decode(),
-            },
+            (
+                subject,
+                office.name,
+                office.jurisdiction,
+                office.kind,
+                document["holder"],
+                dumps(document).decode(),
+            ),
         )
         for seq, tenure in enumerate(office.tenures):
-            rows.add(
+            add(
                 tenures,
-                {
-                    "office": subject,
-                    "seq": seq,
-                    "holder": tenure.holder,
-                    "role": tenure.role,
-                    "administration": tenure.administration,
-                    "began_at": tenure.began_at,
-                    "ended_at": tenure.ended_at,
-                    "end_reason": tenure.end_reason,
-                },
+                (
+                    subject,
+                    seq,
+                    tenure.holder,
+                    tenure.role,
+                    tenure.administration,
+                    tenure.began_at,
+                    tenure.ended_at,
+                    tenure.end_reason,
+                ),
             )
     for subject, commitment in state_commitments.items():
-        # Status is judged on the day asked, from the three columns below.
+        # Status is judged on the day asked, from the three columns closed, earliest_due, active.
         document = commitment.json_with_status(None)
         inputs = commitment.status_inputs()
-        rows.add(
+        add(
             commitments,
-            {
-                "subject": subject,
-                "title": commitment.title,
-                "made_by": commitment.by,
-                "capacity": commitment.capacity,
-                "made_at": commitment.made_at,
-                "areas": orjson.dumps(commitment.areas).decode(),
-                "closed": inputs.closed,
-                "earliest_due": inputs.earliest_due.isoformat() if inputs.earliest_due else None,
-                "active": inputs.active,
-                "event_count": commitment.event_count,
-                "state": orjson.dumps(document).decode(),
-            },
+            (
+                subject,
+                commitment.title,
+                commitment.by,
+                commitment.capacity,
+                commitment.made_at,
+                dumps(commitment.areas).decode(),
+                inputs.closed,
+                inputs.earliest_due.isoformat() if inputs.earliest_due else None,
+                inputs.active,
+                commitment.event_count,
+                dumps(document).decode(),
+            ),
         )
         for key, target in document["targets"].items():
-            rows.add(
+            funded = target["funded"]
+            baseline = target["baseline"]
+            add(
                 targets,
-                {
-                    "commitment": subject,
-                    "key": key,
-                    "unit": target["quantity"]["unit"],
-                    "quantity": target["quantity"]["amount"],
-                    "baseline": target["baseline"]["amount"] if target["baseline"] else None,
-                    "due": target["due"],
-                    "achieved": target["achieved"],
-                    "funded_proposed": target["funded"]["proposed"],
-                    "funded_approved": target["funded"]["approved"],
-                    "funded_executed": target["funded"]["executed"],
-                },
+                (
+                    subject,
+                    key,
+                    target["quantity"]["unit"],
+                    target["quantity"]["amount"],
+                    baseline["amount"] if baseline else None,
+                    target["due"],
+                    target["achieved"],
+                    funded["proposed"],
+                    funded["approved"],
+                    funded["executed"],
+                ),
             )
         for assessor, assessment in document["assessments"].items():
-            rows.add(assessments, {"commitment": subject, "assessor": assessor, **assessment})
+            add(
+                assessments,
+                (
+                    subject,
+                    assessor,
+                    assessment["rubric"],
+                    assessment["rating"],
+                    assessment["rationale"],
+                    assessment["occurred_at"],
+                ),
+            )
     for subject, budget in state_budgets.items():
-        rows.add(
+        add(
             budgets,
-            {
-                "subject": subject,
-                "body": budget.body,
-                "fiscal_year": budget.fiscal_year,
-                "instrument": budget.instrument,
-                "unit": budget.unit,
-                "state": orjson.dumps(budget.to_json()).decode(),
-            },
+            (
+                subject,
+                budget.body,
+                budget.fiscal_year,
+                budget.instrument,
+                budget.unit,
+                dumps(budget.to_json()).decode(),
+            ),
         )
     return rows
 
@@ -191,12 +202,26 @@ class _Tracked:
 def rebuild(store: SqlEventStore, models: ReadModels, tz: ZoneInfo) -> int:
     """Drop every read-model row and replay the whole log; returns the position reached."""
     expected = models.position()
+    rows, position = with_fallback(
+        lambda: _streamed_rows(store, tz), lambda: _replayed_rows(store, tz)
+    )
+    if not models.apply(rows, expected=expected, position=position, full=True):
+        return rebuild(store, models, tz)
+    return position
+
+
+def _streamed_rows(store: SqlEventStore, tz: ZoneInfo) -> tuple[Rows, int]:
+    """The rows of a full replay, folded one subject at a time (ledger/replay.py)."""
+    head = store.head()
+    state = streamed_state(store, _current_view(tz), head)
+    return rows_of(state.actors, state.offices, state.commitments, state.budgets), head
+
+
+def _replayed_rows(store: SqlEventStore, tz: ZoneInfo) -> tuple[Rows, int]:
+    """The rows of the plain fold of every event in position order."""
     stream = _Tracked(_folded_events(store))
     state = project_ledger(stream, _current_view(tz))
-    rows = rows_of(state.actors, state.offices, state.commitments, state.budgets)
-    if not models.apply(rows, expected=expected, position=stream.last, full=True):
-        return rebuild(store, models, tz)
-    return stream.last
+    return rows_of(state.actors, state.offices, state.commitments, state.budgets), stream.last
 
 
 @bulk
@@ -353,6 +378,13 @@ def state_sections(
 
 
 def state_from_store(store: SqlEventStore, view: View) -> LedgerState:
-    """`project_ledger(store.read_all(), view)`, reading the log without sources (see
-    `_folded_events`): what `Ledger.state` can call."""
-    return project_ledger(_folded_events(store), view)
+    """`project_ledger(store.read_all(), view)`: what `Ledger.state` calls.
+
+    Folded one subject at a time (ledger/replay.py); when that fails, the
+    plain fold of every event (read without sources, see `_folded_events`)
+    runs and reports the failure.
+    """
+    return with_fallback(
+        lambda: streamed_state(store, view, store.head()),
+        lambda: project_ledger(_folded_events(store), view),
+    )

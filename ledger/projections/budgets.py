@@ -56,12 +56,22 @@ class BudgetState:
         }
 
 
+Funded = dict[tuple[str, str | None, str], dict[str, Decimal]]
+
+
 @exact_arithmetic
 def fold_budget(
-    events: Sequence[StoredEvent], check_allocation: AllocationCheck | None = None
+    events: Sequence[StoredEvent],
+    check_allocation: AllocationCheck | None = None,
+    funded: Funded | None = None,
 ) -> BudgetState | None:
-    """A budget line from its live events in valid-time order, checking its sums and units."""
+    """A budget line from its live events in valid-time order, checking its sums and units.
+
+    With `funded`, the line's latest allocations are added to it as
+    `add_line_funding` adds them, in the same pass (a replay folds every line).
+    """
     state: BudgetState | None = None
+    latest: dict[tuple[str, str | None, str, str], Decimal] = {}
     for stored in events:
         data = event_data(stored)
         if stored.type != "AppropriationRecorded":
@@ -69,33 +79,40 @@ def fold_budget(
         quantity = data["quantity"]
         unit = quantity["unit"]
         line = Decimal(quantity["amount"])
-        total = Decimal(0)
+        line_negative = line < _ZERO
+        total = _ZERO
         allocations = data.get("allocations", ())
+        in_event: dict[tuple[str, str | None, str, str], Decimal] = {}
+        phase = FUNDING_PHASE_OF[data["phase"]] if funded is not None else ""
         for index, allocation in enumerate(allocations):
-            where = f"data.allocations[{index}]"
             allocated = allocation["quantity"]
             if allocated["unit"] != unit:
                 raise HistoryError(
                     stored,
                     f"allocation in {allocated['unit']} on a line in {unit}",
-                    f"{where}.quantity",
+                    f"data.allocations[{index}].quantity",
                 )
             amount = Decimal(allocated["amount"])
             # A negative allocation on a positive line would let the others exceed
             # the line; a negative line (a cut) takes only cuts.
-            if (amount < 0) != (line < 0) and amount:
+            if amount and (amount < _ZERO) != line_negative:
                 sign = "negative" if line >= 0 else "positive"
                 raise HistoryError(
                     stored,
                     f"an allocation of {format_amount(amount)} {unit} "
                     f"on a line of {format_amount(line)} {unit} cannot be {sign}",
-                    f"{where}.quantity",
+                    f"data.allocations[{index}].quantity",
                 )
             total += amount
             if check_allocation is not None:
                 event = stored.event
                 assert isinstance(event, AppropriationRecorded)
-                check_allocation(stored, event.data.allocations[index], where)
+                check_allocation(
+                    stored, event.data.allocations[index], f"data.allocations[{index}]"
+                )
+            if funded is not None:
+                key = (allocation["commitment"], allocation.get("target"), unit, phase)
+                in_event[key] = in_event.get(key, _ZERO) + amount
         if abs(total) > abs(line):
             raise HistoryError(
                 stored,
@@ -120,6 +137,9 @@ def fold_budget(
             "allocations": [_allocation_json(a) for a in allocations],
         }
         state.event_count += 1
+        latest.update(in_event)
+    if funded is not None:
+        _add_latest(funded, latest)
     return state
 
 
@@ -150,23 +170,39 @@ def latest_allocations(
     """
     funded: dict[tuple[str, str | None, str], dict[str, Decimal]] = {}
     for line in budget_events:
-        latest: dict[tuple[str, str | None, str, str], Decimal] = {}
-        for stored in line:
-            if stored.type != "AppropriationRecorded":
-                continue
-            data = event_data(stored)
-            phase = FUNDING_PHASE_OF[data["phase"]]
-            in_event: dict[tuple[str, str | None, str, str], Decimal] = {}
-            for allocation in data.get("allocations", ()):
-                quantity = allocation["quantity"]
-                key = (allocation["commitment"], allocation.get("target"), quantity["unit"], phase)
-                amount = Decimal(quantity["amount"])
-                in_event[key] = in_event.get(key, _ZERO) + amount
-            latest.update(in_event)
-        for (commitment, target, unit, phase), amount in latest.items():
-            bucket = funded.setdefault((commitment, target, unit), {})
-            bucket[phase] = bucket.get(phase, _ZERO) + amount
+        add_line_funding(funded, line)
     return funded
+
+
+@exact_arithmetic
+def add_line_funding(
+    funded: dict[tuple[str, str | None, str], dict[str, Decimal]], line: Sequence[StoredEvent]
+) -> None:
+    """Add one line's latest allocations to `funded` (see `latest_allocations`).
+
+    The sums are exact, so the lines may come in any order: a replay that reads
+    the log one subject at a time adds each line as it is folded.
+    """
+    latest: dict[tuple[str, str | None, str, str], Decimal] = {}
+    for stored in line:
+        if stored.type != "AppropriationRecorded":
+            continue
+        data = event_data(stored)
+        phase = FUNDING_PHASE_OF[data["phase"]]
+        in_event: dict[tuple[str, str | None, str, str], Decimal] = {}
+        for allocation in data.get("allocations", ()):
+            quantity = allocation["quantity"]
+            key = (allocation["commitment"], allocation.get("target"), quantity["unit"], phase)
+            amount = Decimal(quantity["amount"])
+            in_event[key] = in_event.get(key, _ZERO) + amount
+        latest.update(in_event)
+    _add_latest(funded, latest)
+
+
+def _add_latest(funded: Funded, latest: dict[tuple[str, str | None, str, str], Decimal]) -> None:
+    for (commitment, target, unit, phase), amount in latest.items():
+        bucket = funded.setdefault((commitment, target, unit), {})
+        bucket[phase] = bucket.get(phase, _ZERO) + amount
 
 
 @exact_arithmetic

@@ -65,9 +65,19 @@ class TargetState:
             "quantity": _quantity_json(self.quantity),
             "baseline": _quantity_json(self.baseline) if self.baseline else None,
             "due": self.due.isoformat() if self.due else None,
-            "achieved": format_amount(self.achieved) if self.achieved is not None else None,
-            "funded": {p: format_total(self.funded.get(p, Decimal(0))) for p in FUNDING_PHASES},
+            "achieved": _amount_text(self.achieved) if self.achieved is not None else None,
+            "funded": {
+                "proposed": _funded_total(self.funded, "proposed"),
+                "approved": _funded_total(self.funded, "approved"),
+                "executed": _funded_total(self.funded, "executed"),
+            },
         }
+
+
+def _funded_total(funded: dict[str, Decimal], phase: str) -> str:
+    """`format_total(funded.get(phase, Decimal(0)))`: every target of a rebuild writes three."""
+    amount = funded.get(phase)
+    return "0" if amount is None else format_total(amount)
 
 
 @dataclass
@@ -152,7 +162,42 @@ class CommitmentState:
 
 def _quantity_json(quantity: Quantity) -> dict[str, str]:
     """`quantity.model_dump(mode="json")`, without pydantic's call overhead."""
-    return {"amount": format_amount(quantity.amount), "unit": quantity.unit}
+    return {"amount": _amount_text(quantity.amount), "unit": quantity.unit}
+
+
+# A ledger names the same amounts again and again (13,000 distinct quantities
+# among the 81,000 targets of a 200,000-event synthetic ledger), and a replay
+# builds and formats each: both are pure, so each is done once. Bounded:
+# cleared when full.
+_MEMO_SIZE = 1 << 16
+_QUANTITIES: dict[tuple[str, str], Quantity] = {}
+_AMOUNT_TEXTS: dict[Decimal, str] = {}
+
+
+def _quantity(raw: dict[str, Any]) -> Quantity:
+    """`stored_quantity(raw)`, one shared instance per stored amount and unit (it is frozen)."""
+    amount, unit = raw["amount"], raw["unit"]
+    if type(amount) is not str or type(unit) is not str:
+        return stored_quantity(raw)  # not the stored form: as it was, errors included
+    key = (amount, unit)
+    found = _QUANTITIES.get(key)
+    if found is None:
+        if len(_QUANTITIES) >= _MEMO_SIZE:
+            _QUANTITIES.clear()
+        found = _QUANTITIES[key] = stored_quantity(raw)
+    return found
+
+
+def _amount_text(value: Decimal) -> str:
+    """`format_amount(value)`, remembered: equal values format alike (1.50 and 1.5 as "1.5")."""
+    if not value.is_finite():
+        return format_amount(value)  # refused, as always
+    found = _AMOUNT_TEXTS.get(value)
+    if found is None:
+        if len(_AMOUNT_TEXTS) >= _MEMO_SIZE:
+            _AMOUNT_TEXTS.clear()
+        found = _AMOUNT_TEXTS[value] = format_amount(value)
+    return found
 
 
 def fold_commitment(events: Sequence[StoredEvent]) -> CommitmentState | None:
@@ -214,9 +259,9 @@ def _new_target(target: dict[str, Any]) -> TargetState:
     due = target.get("due")
     return TargetState(
         key=target["key"],
-        quantity=stored_quantity(target["quantity"]),
+        quantity=_quantity(target["quantity"]),
         description=target.get("description"),
-        baseline=stored_quantity(baseline) if baseline is not None else None,
+        baseline=_quantity(baseline) if baseline is not None else None,
         due=_fromisoformat(due) if due is not None else None,
     )
 
@@ -270,11 +315,11 @@ def _revise(state: CommitmentState, stored: StoredEvent, data: dict[str, Any]) -
             continue
         if quantity is not None:
             _same_unit(stored, current, quantity["unit"], f"{where}.quantity")
-            current.quantity = stored_quantity(quantity)
+            current.quantity = _quantity(quantity)
         baseline = change.get("baseline")
         if baseline is not None:
             _same_unit(stored, current, baseline["unit"], f"{where}.baseline")
-            current.baseline = stored_quantity(baseline)
+            current.baseline = _quantity(baseline)
         description = change.get("description")
         if description is not None:
             current.description = description

@@ -5,14 +5,20 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from ledger.bulk import bulk
 from ledger.events import subject_kind
 from ledger.projections.actors import ActorState, fold_actor
-from ledger.projections.budgets import BudgetState, apply_funding, fold_budget, latest_allocations
+from ledger.projections.budgets import (
+    BudgetState,
+    apply_funding,
+    fold_budget,
+    latest_allocations,
+)
 from ledger.projections.commitments import CommitmentState, fold_commitment
-from ledger.projections.common import View, live_events
+from ledger.projections.common import View, Visible, live_events
 from ledger.projections.offices import OfficeState, fold_office
 from ledger.records import StoredEvent
 
@@ -51,32 +57,75 @@ def group_by_subject(events: Iterable[StoredEvent]) -> dict[str, list[StoredEven
 @bulk
 def project_ledger(events: Iterable[StoredEvent], view: View) -> LedgerState:
     """Fold every subject's events as the view sees them."""
-    state = LedgerState(view=view)
-    budget_lines: list[list[StoredEvent]] = []
+    fold = LedgerFold(view, hold_lines=True)
     for subject, history in group_by_subject(events).items():
-        live = live_events(history, view)
+        fold.add(subject, history)
+    return fold.finish()
+
+
+Folded = ActorState | OfficeState | CommitmentState | BudgetState
+
+
+class LedgerFold:
+    """`project_ledger` fed one subject's whole history at a time, subjects in any order.
+
+    A reader that returns the log already grouped by subject can fold it
+    holding one history at a time instead of the whole log. A subject's
+    state lands in the state's dicts in the order of `add`; money reaches the
+    commitments in `finish`, once every budget line has been added (the sums
+    are exact, so the order of the lines does not matter).
+
+    Each line's allocations are summed as it is added, unless `hold_lines`:
+    then the live lines are kept and summed in `finish`, after every fold, as
+    `project_ledger` always has (a line whose allocations cannot be read then
+    fails after the folds, not before a later subject's own error).
+    """
+
+    def __init__(self, view: View, *, hold_lines: bool = False) -> None:
+        self.state = LedgerState(view=view)
+        self._visible = Visible(view)
+        self._funded: dict[tuple[str, str | None, str], dict[str, Decimal]] = {}
+        self._lines: list[list[StoredEvent]] | None = [] if hold_lines else None
+
+    def add(self, subject: str, history: Sequence[StoredEvent]) -> Folded | None:
+        """Fold one subject's every event (any order); its state, None when nothing is visible."""
+        live = self._visible(history)
         if not live:
-            continue
+            return None
         kind = subject_kind(subject)
+        state = self.state
         if kind == "actor":
             actor = fold_actor(live)
             if actor is not None:
                 state.actors[subject] = actor
-        elif kind == "office":
+            return actor
+        if kind == "office":
             office = fold_office(live)
             if office is not None:
                 state.offices[subject] = office
-        elif kind == "commitment":
+            return office
+        if kind == "commitment":
             commitment = fold_commitment(live)
             if commitment is not None:
                 state.commitments[subject] = commitment
-        elif kind == "budget":
-            budget = fold_budget(live)
+            return commitment
+        if kind == "budget":
+            if self._lines is not None:
+                budget = fold_budget(live)
+                self._lines.append(live)
+            else:
+                budget = fold_budget(live, funded=self._funded)
             if budget is not None:
                 state.budgets[subject] = budget
-                budget_lines.append(live)
-    apply_funding(state.commitments, latest_allocations(budget_lines))
-    return state
+            return budget
+        return None
+
+    def finish(self) -> LedgerState:
+        """The state, funding applied; call once, after the last `add`."""
+        if self._lines is not None:
+            self._funded = latest_allocations(self._lines)
+        apply_funding(self.state.commitments, self._funded)
+        return self.state
 
 
 def project_commitment(

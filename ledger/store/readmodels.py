@@ -139,14 +139,20 @@ TRACKER = "state"
 
 @dataclass
 class Rows:
-    """Rows to write per table, and the subjects whose old rows they replace."""
+    """Rows to write per table, and the subjects whose old rows they replace.
+
+    A row is a tuple of every column of its table, in the table's column order.
+    """
 
     subjects: set[str] = field(default_factory=set)
-    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    tables: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
 
-    def add(self, table: Table, row: dict[str, Any]) -> None:
+    def add(self, table: Table, row: tuple[Any, ...]) -> None:
         """Queue one row."""
-        self.tables.setdefault(table.name, []).append(row)
+        rows = self.tables.get(table.name)
+        if rows is None:
+            rows = self.tables[table.name] = []
+        rows.append(row)
 
 
 class ReadModels:
@@ -226,22 +232,28 @@ def _with_status_inputs(section: str, row: RowMapping) -> dict[str, Any]:
     return state
 
 
-def _insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+def _insert(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
     """Insert rows through the driver's executemany, in batches.
 
     The statement is compiled once; SQLAlchemy's per-row parameter processing
     (a third of a read-model rebuild's writing) is skipped. Every row holds
-    every column of the table (`rows_of` writes them all), as plain str, int,
-    bool or None, which both drivers take as they are.
+    every column of the table in column order (see `Rows`), as plain str,
+    int, bool or None, which both drivers take as they are: SQLite's
+    positional parameters take the tuples themselves.
     """
     compiled = table.insert().compile(dialect=conn.dialect)
     names = [column.name for column in table.columns]
     sql = str(compiled)
+    params: Sequence[Any]
     if compiled.positional:
         order = list(compiled.positiontup or ())
-        params: list[Any] = [tuple(row[name] for name in order) for row in rows]
+        if order == names:
+            params = rows
+        else:
+            at = [names.index(name) for name in order]
+            params = [tuple(row[i] for i in at) for row in rows]
     else:
-        params = [{name: row[name] for name in names} for row in rows]
+        params = [dict(zip(names, row, strict=True)) for row in rows]
     for start in range(0, len(params), 5000):
         conn.exec_driver_sql(sql, params[start : start + 5000])
 
