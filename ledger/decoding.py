@@ -43,7 +43,9 @@ from ledger.records import Content
 
 MAX_LINE_BYTES = 1 << 20  # the longest input line read, in bytes (1 MiB)
 GROUP_LINES = 2000  # input lines a worker decodes at a time; fewer are decoded here
-IN_FLIGHT = 3  # groups handed to the worker ahead of the write: it stays busy, memory stays flat
+# Groups handed to the worker ahead of the write: one it decodes while this
+# process writes the other. Each holds its lines' text (4 KB a line is common).
+IN_FLIGHT = 2
 WORKER_PATIENCE = 60.0  # seconds without an answer before the worker is given up on
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ledger.events import (
-    Allocation,
     subject_kind,
 )
 from ledger.projections.actors import fold_actor
@@ -137,23 +137,23 @@ def check_subject(
 def _allocation_checker(
     histories: Mapping[str, Sequence[StoredEvent]], lookups: Lookups
 ) -> AllocationCheck:
-    def check(stored: StoredEvent, allocation: Allocation, where: str) -> None:
-        if allocation.target is None:
+    def check(stored: StoredEvent, allocation: dict[str, Any], where: str) -> None:
+        key = allocation.get("target")
+        if key is None:
             return
-        targets = lookups.targets_at(allocation.commitment, stored.occurred_key, histories)
-        target = targets.get(allocation.target)
+        commitment, unit = allocation["commitment"], allocation["quantity"]["unit"]
+        targets = lookups.targets_at(commitment, stored.occurred_key, histories)
+        target = targets.get(key)
         if target is None:
             raise HistoryError(
                 stored,
-                f"target '{allocation.target}' does not exist on {allocation.commitment} at "
-                f"{stored.occurred_at}",
+                f"target '{key}' does not exist on {commitment} at {stored.occurred_at}",
                 f"{where}.target",
             )
-        if target.quantity.unit != allocation.quantity.unit:
+        if target.quantity.unit != unit:
             raise HistoryError(
                 stored,
-                f"unit {allocation.quantity.unit} does not match target '{target.key}' "
-                f"in {target.quantity.unit}",
+                f"unit {unit} does not match target '{target.key}' in {target.quantity.unit}",
                 f"{where}.quantity",
             )
 

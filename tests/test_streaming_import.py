@@ -15,7 +15,7 @@ import tracemalloc
 import orjson
 import pytest
 
-from ledger import writing
+from ledger import decoding, writing
 from ledger.errors import DuplicateEventConflict, InvalidEvent, RuleViolation
 from ledger.service import Ledger
 from ledger.synthetic import synthetic_lines
@@ -192,9 +192,11 @@ def _import_peak(make_ledger, path, count: int) -> int:
         tracemalloc.stop()
 
 
-def test_import_memory_does_not_grow_with_the_input(make_ledger, tmp_path):
+def test_import_memory_does_not_grow_with_the_input(make_ledger, tmp_path, monkeypatch):
     # Twice the events, (about) the same peak: the import holds a chunk, not the file.
-    # (The one-batch import grew by about 10 KB per event.)
+    # (The one-batch import grew by about 10 KB per event.) Groups of 500 lines
+    # for the decoding worker, so that both inputs fill its read-ahead.
+    monkeypatch.setattr(decoding, "GROUP_LINES", 500)
     small = _import_peak(make_ledger, tmp_path / "small.db", 5000)
     large = _import_peak(make_ledger, tmp_path / "large.db", 10000)
     assert large < small * 1.3, (small, large)

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ledger.events import Allocation, AppropriationRecorded
 from ledger.projections.commitments import CommitmentState
 from ledger.projections.common import HistoryError, event_data
 from ledger.quantities import exact_arithmetic, format_amount, format_total
@@ -29,7 +28,8 @@ FUNDING_PHASE_OF = {
 
 _ZERO = Decimal(0)
 
-AllocationCheck = Callable[[StoredEvent, Allocation, str], None]
+# (the event, one allocation in stored form: commitment, target?, quantity{amount, unit}, where)
+AllocationCheck = Callable[[StoredEvent, dict[str, Any], str], None]
 
 
 @dataclass
@@ -105,11 +105,10 @@ def fold_budget(
                 )
             total += amount
             if check_allocation is not None:
-                event = stored.event
-                assert isinstance(event, AppropriationRecorded)
-                check_allocation(
-                    stored, event.data.allocations[index], f"data.allocations[{index}]"
-                )
+                # The stored form, not the typed event: events decoded by the
+                # import's worker carry none, and building one costs more than
+                # the check.
+                check_allocation(stored, allocation, f"data.allocations[{index}]")
             if funded is not None:
                 key = (allocation["commitment"], allocation.get("target"), unit, phase)
                 in_event[key] = in_event.get(key, _ZERO) + amount
