@@ -22,6 +22,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from cli.context import DEFAULT_DB, Env, default_user
 from ledger.errors import LedgerError
+from ledger.projections.common import HistoryError
 
 # Where each command lives. A command's module is imported only when that
 # command runs (or help lists them all), so `show` does not pay for
@@ -90,6 +91,10 @@ class LedgerGroup(click.Group):
             # One line, whatever the message echoes back (a value with a line break in it).
             message = str(exc).replace("\r", "\\r").replace("\n", "\\n")
             raise click.ClickException(message) from None
+        except HistoryError as exc:
+            # Writes turn a broken rule into a RuleViolation naming the input line,
+            # so one that reaches here broke while replaying what is stored.
+            raise click.ClickException(_stored_history_broken(exc)) from None
         finally:
             if isinstance(ctx.obj, Env):
                 ctx.obj.close()
@@ -128,6 +133,19 @@ def cli(ctx: click.Context, db: str, user: str | None) -> None:
     ctx.obj = Env(db=db, user=user or default_user())
 
 
+CHECK_HINT = "if the ledger was changed outside policy-ledger, `policy-ledger verify` says where"
+
+
+def _stored_history_broken(exc: HistoryError) -> str:
+    stored = exc.event
+    where = f"{exc.field}: " if exc.field else ""
+    reason = f"{where}{exc.reason}".replace("\r", "\\r").replace("\n", "\\n")
+    return (
+        f"the stored {stored.type} at position {stored.position} ({stored.subject}) breaks "
+        f"a rule: {reason} ({CHECK_HINT})"
+    )
+
+
 def main() -> None:
     """Console entry point: run the CLI, never showing a traceback for expected errors."""
     try:
@@ -141,8 +159,8 @@ def main() -> None:
         if os.environ.get("POLICY_LEDGER_DEBUG"):
             raise
         click.echo(
-            f"Error: internal error: {type(exc).__name__}: {exc} "
-            "(set POLICY_LEDGER_DEBUG=1 for the traceback)",
+            f"Error: internal error: {type(exc).__name__}: {exc} ({CHECK_HINT}; "
+            "set POLICY_LEDGER_DEBUG=1 for the traceback)",
             err=True,
         )
         sys.exit(1)
