@@ -318,13 +318,22 @@ class Target(Frozen):
 
 
 def _check_reachable(quantity: Quantity, baseline: Quantity | None) -> None:
+    problem = unreachable_target(
+        quantity.amount, quantity.unit, baseline.amount if baseline is not None else None
+    )
+    if problem is not None:
+        raise ValueError(problem)
+
+
+def unreachable_target(amount: Decimal, unit: str, baseline: Decimal | None) -> str | None:
+    """Why a target of this quantity and baseline means nothing, or None when it is sound."""
     # A target is reached when the achieved level gets to its quantity: upwards,
     # or downwards from a baseline above it. One of zero or less with no baseline
     # above would count as delivered on the first report of anything.
-    if quantity.amount > 0 or (baseline is not None and baseline.amount > quantity.amount):
-        return
-    raise ValueError(
-        f"a target quantity of {format_amount(quantity.amount)} {quantity.unit} is reached by "
+    if amount > 0 or (baseline is not None and baseline > amount):
+        return None
+    return (
+        f"a target quantity of {format_amount(amount)} {unit} is reached by "
         "any progress: it must be above zero, or below the baseline for a reduction "
         "(baseline 200, quantity 0)"
     )
@@ -559,6 +568,13 @@ def normalise_occurred_at(value: str, *, in_range: bool = True) -> str:
             f"{shown(text, 40)} needs a time zone offset, e.g. 2025-04-24T10:00:00+09:00"
         )
     offset = "+00:00" if offset in ("Z", "z") else offset
+    # RFC 3339 offsets run to 23:59; Python would read "+00:60" as an hour, and refuse
+    # "+24:00" with a message about timedelta objects that no editor should have to read.
+    if int(offset[1:3]) > 23 or int(offset[4:6]) > 59:
+        raise ValueError(
+            f"{shown(text, 40)} has an invalid UTC offset {offset!r} "
+            "(offsets run from -23:59 to +23:59)"
+        )
     try:
         moment = datetime.fromisoformat(f"{day_text}T{clock}{offset}")
     except ValueError as exc:

@@ -15,13 +15,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.events import (
-    subject_kind,
-)
+from ledger.events import subject_kind, unreachable_target
 from ledger.projections.actors import fold_actor
 from ledger.projections.budgets import AllocationCheck, fold_budget
-from ledger.projections.commitments import TargetState, fold_commitment, targets_at
-from ledger.projections.common import HistoryError, live_events
+from ledger.projections.commitments import (
+    TargetState,
+    apply_commitment_event,
+    fold_commitment,
+    targets_at,
+)
+from ledger.projections.common import HistoryError, event_data, live_events
 from ledger.projections.offices import fold_office
 from ledger.records import StoredEvent
 
@@ -77,6 +80,8 @@ class Lookups:
     """
 
     exists: dict[str, bool] = field(default_factory=dict)
+    # The ids of the events being written: rules for new input only apply to these.
+    new_ids: frozenset[str] = frozenset()
     # A commitment's live events in valid-time order and their instants.
     live: dict[str, tuple[list[StoredEvent], list[str]]] = field(default_factory=dict)
     # Its targets after its first N live events, by (commitment, N).
@@ -132,6 +137,90 @@ def check_subject(
         fold_commitment(live)
     elif kind == "budget":
         fold_budget(live, _allocation_checker(histories, lookups))
+    if any(e.id in lookups.new_ids for e in live):
+        check_new_events(kind, live, histories, lookups.new_ids)
+
+
+# --- rules for new input ----------------------------------------------------------
+#
+# Checked for the events being written, not for stored ones: a ledger written
+# before a rule existed must still replay. Each is a rule the typed event
+# cannot judge alone, because it depends on the subject's history.
+
+
+def check_new_events(
+    kind: str,
+    live: Sequence[StoredEvent],
+    histories: Mapping[str, Sequence[StoredEvent]],
+    new_ids: frozenset[str],
+) -> None:
+    """The rules for new input over one subject's live history (`new_ids`: the new events)."""
+    if kind == "commitment":
+        _check_revised_targets(live, new_ids)
+    elif kind == "budget":
+        _check_line_identity(live, new_ids)
+    elif kind == "actor":
+        for stored in live:
+            if stored.id in new_ids:
+                _check_parent_chain(stored, histories)
+
+
+def _check_revised_targets(live: Sequence[StoredEvent], new_ids: frozenset[str]) -> None:
+    """A revised target is reachable, as a pledged one must be (events.Target)."""
+    if not any(e.id in new_ids and e.type == "CommitmentRevised" for e in live):
+        return
+    state = None
+    for stored in live:
+        state = apply_commitment_event(state, stored)
+        if stored.id not in new_ids or stored.type != "CommitmentRevised":
+            continue
+        for index, change in enumerate(stored.data.get("targets", ())):
+            target = state.targets[change["key"]]
+            baseline = target.baseline.amount if target.baseline is not None else None
+            problem = unreachable_target(target.quantity.amount, target.quantity.unit, baseline)
+            if problem is not None:
+                raise HistoryError(stored, problem, f"data.targets[{index}].quantity")
+
+
+def _check_line_identity(live: Sequence[StoredEvent], new_ids: frozenset[str]) -> None:
+    """A budget line keeps its unit through its phases.
+
+    Its instrument may change (a line of the main budget adjusted by a
+    supplementary one), and so, as recorded today, may its fiscal year.
+    """
+    # The line is what is stored already (or, for a new line, its first event):
+    # a new phase, back-filled or not, must be in its unit.
+    first = next((e for e in live if e.id not in new_ids), live[0] if live else None)
+    if first is None:
+        return
+    first_unit = event_data(first)["quantity"]["unit"]  # a stored event may be of an older schema
+    for stored in live:
+        if stored.id not in new_ids or stored is first:
+            continue
+        unit = event_data(stored)["quantity"]["unit"]
+        if unit != first_unit:
+            raise HistoryError(
+                stored,
+                f"{stored.subject} is a line in {first_unit} (since {first.occurred_at}), "
+                f"not {unit}: record another line",
+                "data.quantity",
+            )
+
+
+def _check_parent_chain(
+    stored: StoredEvent, histories: Mapping[str, Sequence[StoredEvent]]
+) -> None:
+    """An actor is not its own parent, nor its own ancestor (as far as the histories reach)."""
+    seen = {stored.subject}
+    parent = stored.data.get("parent")
+    while parent is not None:
+        if parent in seen:
+            direct = parent == stored.subject and len(seen) == 1
+            where = "its own parent" if direct else "its own ancestor"
+            raise HistoryError(stored, f"{stored.subject} would be {where}", "data.parent")
+        seen.add(parent)
+        registered = [e for e in histories.get(parent, ()) if e.type == "ActorRegistered"]
+        parent = event_data(registered[-1]).get("parent") if registered else None
 
 
 def _allocation_checker(
@@ -198,7 +287,7 @@ def check_batch(
     its own, not one a new event causes in a stored event.
     """
     check_retractions(histories, new)
-    lookups = Lookups()
+    lookups = Lookups(new_ids=frozenset(e.id for e in new))
     for subject in subjects_to_check(new, referrers):
         try:
             check_subject(subject, histories, lookups)

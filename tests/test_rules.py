@@ -999,3 +999,67 @@ def test_an_accepted_event_changes_the_snapshot(people):
     before = snapshot(people)
     seed(people, progress("gpus", "2025-06-01", "gpus", 1, "GPU"))
     assert snapshot(people) != before
+
+
+# --- rules for new input that depend on the history -----------------------------------
+
+
+def test_a_revision_cannot_make_a_target_reached_by_any_progress(people):
+    # As a pledge cannot (events.Target); the quantity it keeps its baseline with.
+    assert_rejected(
+        people,
+        revised("gpus", "2025-05-01", [target("gpus", "0", "GPU")]),
+        field="data.targets[0].quantity",
+        reason="a target quantity of 0 GPU is reached by any progress",
+    )
+    assert_rejected(
+        people,
+        revised("gpus", "2025-05-01", [target("new", "-5", "GPU")]),
+        field="data.targets[0].quantity",
+        reason="a target quantity of -5 GPU is reached by any progress",
+    )
+
+
+def test_a_revision_to_zero_below_its_baseline_is_a_reduction_and_accepted(people):
+    baseline = {"amount": "200", "unit": "GPU"}
+    seed(people, revised("gpus", "2025-05-01", [target("cut", "0", "GPU", baseline=baseline)]))
+    seed(people, revised("gpus", "2025-06-01", [target("cut", "10", "GPU")]))
+    targets = people.state_json(people.view())["commitments"]["commitment/gpus"]["targets"]
+    assert targets["cut"]["quantity"] == {"amount": "10", "unit": "GPU"}
+
+
+def test_a_budget_line_keeps_its_unit_through_its_phases(people):
+    seed(people, appropriation("line", "2025-05-01", []))
+    later = appropriation("line", "2025-06-01", [], phase="executed", total="$5")
+    reason = "budget/line is a line in KRW (since 2025-05-01), not USD: record another line"
+    assert_rejected(people, later, field="data.quantity", reason=reason)
+    # Back-filled before the stored phase, it is still another line.
+    earlier = appropriation("line", "2025-04-01", [], phase="proposed", total="$5")
+    assert_rejected(people, earlier, field="data.quantity", reason="not USD")
+    # The instrument may change: a main-budget line adjusted by a supplementary budget.
+    adjusted = appropriation("line", "2025-07-01", [], phase="adjusted")
+    adjusted["data"]["instrument"] = "main"
+    seed(people, adjusted)
+
+
+def _child(slug: str, parent: str) -> dict[str, Any]:
+    registered = actor(slug)
+    registered["data"]["parent"] = parent
+    return registered
+
+
+def test_an_actor_cannot_be_its_own_parent_or_ancestor(people):
+    assert_rejected(
+        people,
+        _child("loop", "actor/loop"),
+        field="data.parent",
+        reason="actor/loop would be its own parent",
+    )
+    assert_rejected(
+        people,
+        _child("left", "actor/right"),
+        _child("right", "actor/left"),
+        line=1,
+        field="data.parent",
+        reason="would be its own ancestor",
+    )
