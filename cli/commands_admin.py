@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from stat import S_ISREG
 from typing import BinaryIO
 
@@ -22,6 +21,8 @@ from cli.context import (
     view_options,
     write_bytes,
 )
+from cli.output import Output, OutputError, check_new_file, reason
+from cli.output import write_atomically as write_atomically  # used by commands_demo
 from ledger.decoding import read_lines
 from ledger.export import event_line, export_bytes, export_document, export_schema
 from ledger.service import Ledger, load_zone
@@ -41,21 +42,6 @@ def _regular_file_size(stream: BinaryIO) -> int:
     except (OSError, ValueError, AttributeError):
         return 0  # a pipe or an in-memory stream: no size to show progress against
     return stat.st_size if S_ISREG(stat.st_mode) else 0
-
-
-def write_atomically(path: str, chunks: Iterator[bytes]) -> None:
-    """Write a file so that readers see the old file or the whole new one, never a part."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 @cli.command()
@@ -152,13 +138,15 @@ def export(env: Env, output: str | None, as_of: str | None, known_at: str | None
     """
     ledger = env.ledger()
     view = make_view(ledger, as_of, known_at)
-    document = export_document(ledger.events(), view, ledger.state_json(view))
-    data = export_bytes(document)
     if output:
-        write_atomically(output, iter([data]))
+        with Output(output, make_folders=True) as out:  # a bad path fails before the work
+            document = export_document(ledger.events(), view, ledger.state_json(view))
+            out.write(export_bytes(document))
+            out.commit()
         click.echo(f"wrote {output} ({document['ledger']['size']} events)", err=True)
     else:
-        write_bytes([data])
+        document = export_document(ledger.events(), view, ledger.state_json(view))
+        write_bytes([export_bytes(document)])
 
 
 @cli.command("export-events")
@@ -177,7 +165,9 @@ def export_events(env: Env, output: str | None) -> None:
     """
     lines = (event_line(e) for e in env.ledger().events())
     if output:
-        write_atomically(output, lines)
+        with Output(output, make_folders=True) as out:
+            out.write_all(lines)
+            out.commit()
         click.echo(f"wrote {output}", err=True)
     else:
         write_bytes(lines)
@@ -246,10 +236,16 @@ def backup(env: Env, file: str, form: str) -> None:
     ledger = env.ledger()
     if form == "auto":
         form = "sqlite" if ledger.store.dialect == "sqlite" else "events"
+    if os.path.lexists(file):
+        raise click.ClickException(f"{file} exists; a backup never overwrites a file")
+    check_new_file(file)  # no folder, no permission: said before anything is written
     if form == "sqlite":
-        backup_sqlite(ledger.store, file)
+        try:
+            backup_sqlite(ledger.store, file)
+        except OSError as exc:
+            raise OutputError(file, reason(exc)) from None
+        except sqlite3.Error as exc:
+            raise OutputError(file, str(exc) or type(exc).__name__) from None
     else:
-        if Path(file).exists():
-            raise click.ClickException(f"{file} exists; a backup never overwrites a file")
         write_atomically(file, (event_line(e) for e in ledger.events()))
     click.echo(f"backed up {ledger.store.head()} events to {file} ({form})")

@@ -5,14 +5,24 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from cli.app import cli
 from cli.context import Env, json_option, pass_env, print_json
+from cli.output import Output, OutputError, check_new_file, reason
 from ledger import integrity, verification
-from ledger.checkpoint import generate_key, parse_signer, parse_verifier
+from ledger.checkpoint import (
+    Checkpoint,
+    Signer,
+    generate_key,
+    parse_signer,
+    parse_verifier,
+    sign_checkpoint,
+)
 from ledger.errors import LedgerConfigError
+from ledger.service import Ledger
 
 
 def _read_text(path: str, what: str) -> str:
@@ -81,6 +91,47 @@ def verify(env: Env, checkpoint_file: str | None, key_file: str | None, as_json:
         raise click.ClickException(f"position {report.position}: {report.problem}")
 
 
+def _checkpoint_text(ledger: Ledger, signer: Signer | None) -> str:
+    """The text make_checkpoint will record for the tree as it stands (signatures are
+    deterministic: Ed25519)."""
+    size, root = integrity.tree_root(ledger.store)
+    checkpoint = Checkpoint(origin=ledger.origin, size=size, root=root)
+    return sign_checkpoint(checkpoint, signer) if signer is not None else checkpoint.body()
+
+
+def _checkpoint_to_file(ledger: Ledger, signer: Signer | None, output: str) -> dict[str, Any]:
+    """Record a checkpoint and write it to OUTPUT: both or neither.
+
+    The file is made ready first (the path checked, the text written to a temporary
+    file beside it and synced), so every way writing can fail happens before the
+    checkpoint is recorded; the row is recorded next, and then the file is put in
+    place with one rename. Should that rename still fail (the folder was checked and
+    the bytes are on disk, so hardly ever), the error says the checkpoint was recorded:
+    asking again returns the same checkpoint while the log has not grown. A FIFO or a
+    device is opened before recording and written after it (it cannot be prepared).
+    """
+    with Output(output) as out:
+        if not out.direct:
+            text = _checkpoint_text(ledger, signer)
+            out.write(text.encode("utf-8"))
+            out.sync()
+        made = integrity.make_checkpoint(ledger.store, ledger.origin, ledger.clock(), signer)
+        try:
+            if out.direct:
+                out.write(made["text"].encode("utf-8"))
+            elif made["text"] != text:  # another writer appended in between: a new tree
+                out.restart()
+                out.write(made["text"].encode("utf-8"))
+            out.commit()
+        except OutputError as exc:
+            raise OutputError(
+                output,
+                f"{exc.why} (the checkpoint of size {made['size']} was recorded in the ledger; "
+                "run the command again to write it)",
+            ) from None
+    return made
+
+
 @cli.command()
 @click.option(
     "--sign", "key_file", metavar="KEY", help="Sign with this private key file (see keygen)."
@@ -101,9 +152,10 @@ def checkpoint(env: Env, key_file: str | None, output: str | None, as_json: bool
     """
     ledger = env.ledger()
     signer = parse_signer(_read_text(key_file, "key").strip()) if key_file else None
-    made = integrity.make_checkpoint(ledger.store, ledger.origin, ledger.clock(), signer)
     if output:
-        Path(output).write_text(made["text"], "utf-8")
+        made = _checkpoint_to_file(ledger, signer, output)
+    else:
+        made = integrity.make_checkpoint(ledger.store, ledger.origin, ledger.clock(), signer)
     if as_json:
         print_json(made)
     else:
@@ -135,12 +187,31 @@ def keygen(env: Env, name: str | None, prefix: str) -> None:
     key_name = name or env.ledger().origin
     private, public = generate_key(key_name)
     secret = Path(f"{prefix}.key")
-    if secret.exists():
+    if os.path.lexists(secret):
         raise click.ClickException(f"{secret} exists; not overwriting a key")
-    fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(private + "\n")
-    Path(f"{prefix}.pub").write_text(public + "\n", "utf-8")
+    check_new_file(str(secret))
+    # The public key is made ready first (its path checked, written beside it), then the
+    # private key created (only the owner may read it), then the public key put in place;
+    # a failure on the way leaves neither.
+    with Output(f"{prefix}.pub") as pub:
+        pub.write((public + "\n").encode("utf-8"))
+        try:
+            fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise click.ClickException(f"{secret} exists; not overwriting a key") from None
+        except OSError as exc:
+            raise OutputError(str(secret), reason(exc)) from None
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(private + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            pub.commit()
+        except BaseException as exc:
+            secret.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise OutputError(str(secret), reason(exc)) from None
+            raise
     click.echo(
         f"wrote {secret} (private, keep it secret) and {prefix}.pub (publish it); key name {key_name}"
     )

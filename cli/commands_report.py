@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from cli.app import cli
 from cli.context import Env, make_view, pass_env, view_options
+from cli.output import OutputError, reason
 from ledger.report import render_report
 
 
@@ -54,5 +56,10 @@ def report(
     ledger = env.ledger()
     view = make_view(ledger, as_of, known_at)
     note = Path(checkpoint_file).read_text("utf-8") if checkpoint_file else None
-    written = render_report(ledger.events(), view, Path(out_dir), checkpoint=note)
+    try:
+        written = render_report(ledger.events(), view, Path(out_dir), checkpoint=note)
+    except OSError as exc:  # the folder or a page in it cannot be written: say which, and why
+        inner = os.fspath(exc.filename) if exc.filename is not None else None
+        where = f"{inner}: " if inner and inner != out_dir else ""
+        raise OutputError(out_dir, where + reason(exc)) from None
     click.echo(f"wrote {len(written)} pages to {out_dir}; open {Path(out_dir) / 'index.html'}")
