@@ -8,7 +8,15 @@ from typing import Any
 import click
 
 from cli.app import cli
-from cli.context import Env, json_option, make_view, pass_env, print_json, view_options
+from cli.context import (
+    Env,
+    json_option,
+    make_view,
+    not_empty,
+    pass_env,
+    print_json,
+    view_options,
+)
 from cli.render import table
 from ledger import audit
 
@@ -23,8 +31,17 @@ def _emit(as_json: bool, items: list[Any], headers: list[str], row: Any, empty: 
 
 
 @cli.command()
-@click.option("--from", "start", required=True, metavar="TIME", help="The earlier moment.")
-@click.option("--to", "end", required=True, metavar="TIME", help="The later moment.")
+@click.option(
+    "--from",
+    "start",
+    required=True,
+    metavar="TIME",
+    callback=not_empty,
+    help="The earlier moment.",
+)
+@click.option(
+    "--to", "end", required=True, metavar="TIME", callback=not_empty, help="The later moment."
+)
 @click.option(
     "--known",
     is_flag=True,
@@ -80,6 +97,9 @@ def unfunded(
             fraction = Decimal(below)
         except InvalidOperation:
             raise click.BadParameter(f"'{below}' is not a number", param_hint="--below") from None
+        # Decimal() reads "NaN", "sNaN" and "Infinity" too; none of them is a fraction to compare.
+        if not fraction.is_finite():
+            raise click.BadParameter(f"'{below}' is not a finite number", param_hint="--below")
     ledger = env.ledger()
     sections = ledger.state_json(make_view(ledger, as_of, known_at))
     _emit(
@@ -171,13 +191,20 @@ def revisions(env: Env, as_of: str | None, known_at: str | None, as_json: bool) 
             j["target"],
             j["before"],
             j["after"],
-            f"{Decimal(j['relative']) * 100:+.1f}%" if j["relative"] else "new",
+            _change(j["relative"]) if j["relative"] else "new",
             j["by"],
             j["administration"],
             j["occurred_at"],
         ],
         "no revisions",
     )
+
+
+def _change(relative: str) -> str:
+    """A relative change ("-0.1667") as a signed percentage to one place ("-16.7%")."""
+    # The point is moved in the text: Decimal * 100 rounds to the context's 28 digits, and
+    # a change from a tiny amount to a 40-digit one is a ratio of 80 digits.
+    return f"{Decimal(relative + 'E2'):+.1f}%"
 
 
 @cli.command("by-actor")

@@ -47,7 +47,8 @@ def _print_cohort(heading: str, cohort: dict[str, Any]) -> None:
 @click.option(
     "--horizon",
     "horizon_days",
-    type=click.IntRange(min=1, max=36_500),  # a century; beyond it t + horizon overflows
+    # A century at most; a window that would run past year 9999 ends at LAST_WINDOW_END.
+    type=click.IntRange(min=1, max=36_500),
     default=365,
     show_default=True,
     metavar="DAYS",

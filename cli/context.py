@@ -59,16 +59,35 @@ def json_option(func: F) -> F:
     )
 
 
+MOMENT_FORMS = "a date YYYY-MM-DD or an RFC 3339 date-time with offset"
+
+
+def not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a moment option given as '' or blank (a usage error naming it); absent is None.
+
+    The service reads an empty clock as no clock at all, so `--as-of ''` (an unset
+    shell variable) would quietly show today instead of the moment asked for.
+    """
+    if value is not None and not value.strip():
+        # The hint unquoted, as make_view names the option for a malformed moment.
+        raise click.BadParameter(
+            f"{value!r} names no moment: give {MOMENT_FORMS}", param_hint=param.opts[0]
+        )
+    return value
+
+
 def view_options(func: F) -> F:
     """--as-of and --known-at, the two clocks of every state query."""
     func = click.option(
         "--known-at",
         metavar="TIME",
+        callback=not_empty,
         help="What the ledger said at TIME: only events recorded by then (date or RFC 3339).",
     )(func)
     return click.option(
         "--as-of",
         metavar="TIME",
+        callback=not_empty,
         help="The world at TIME: only events that occurred by then (date or RFC 3339).",
     )(func)
 

@@ -32,6 +32,7 @@ from ledger.records import StoredEvent
 
 CLOSED_STATUSES = frozenset({"withdrawn", "superseded", "delivered"})
 # Differences of two 40-digit amounts need 81 digits; ratios are rounded to 4 places after.
+# A ratio of two amounts reaches 10**80, so four places of it need 85 digits.
 _WIDE = Context(prec=120)
 
 
@@ -167,8 +168,13 @@ class FundingGap:
 
     @property
     def fraction(self) -> Decimal:
-        """approved / pledged (0 when nothing is pledged)."""
-        return self.approved / self.pledged if self.pledged else Decimal(0)
+        """approved / pledged (0 when nothing is pledged).
+
+        In the wide context wherever it is read: the default one keeps 28 digits,
+        and approved money may be 10**80 times what was pledged.
+        """
+        with localcontext(_WIDE):
+            return self.approved / self.pledged if self.pledged else Decimal(0)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form; the fraction to four places."""
@@ -179,7 +185,8 @@ class FundingGap:
             "unit": self.unit,
             "pledged": format_total(self.pledged),
             "approved": format_total(self.approved),
-            "fraction": format_amount(self.fraction.quantize(Decimal("0.0001"))),
+            # format_total, not format_amount: a ratio is no amount, and may pass 40 digits.
+            "fraction": _four_places(self.fraction),
         }
 
 
@@ -196,6 +203,9 @@ def unfunded(sections: dict[str, Any], below: Decimal | None = None) -> list[Fun
     naming a target counts towards its monetary targets of the same unit, in
     target-key order.
     """
+    if below is not None and not below.is_finite():
+        # NaN compares with nothing (Decimal traps the comparison); Infinity is no fraction.
+        raise ValueError(f"below must be a finite number, not {below}")
     gaps: list[FundingGap] = []
     for subject, commitment in sorted(sections["commitments"].items()):
         if not _live(commitment):

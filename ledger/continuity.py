@@ -18,6 +18,10 @@ clock. Where the spec is terse, this module settles the reading:
 - *Window.* `(t, min(t + H x 24 h, next transition)]` on the UTC time line; the
   next transition is the next one of the same grouping. Events after the view's
   `as_of` are not seen, so a window still running is marked `complete: false`.
+  Where `t + H` lies past what a datetime holds (a transition late in year 9998,
+  or a long horizon), the window ends at `LAST_WINDOW_END`, 9999-12-31T00:00Z:
+  every instant an event may name comes before it, so the window holds the same
+  events as the spec's, and its end still prints in every time zone.
 - *Deciding act.* The first governing withdrawal (`dropped`) or supersession
   (`replaced`); the last governing revision (it set the level compared); the
   first government act (`continued`); none (`silent`).
@@ -58,6 +62,7 @@ __all__ = [
     "DEFAULT_HORIZON_DAYS",
     "FATES",
     "GROUPINGS",
+    "LAST_WINDOW_END",
     "Act",
     "Cohort",
     "CommitmentFate",
@@ -88,6 +93,10 @@ RATE_PLACES = 4
 CAMPAIGN_CAPACITIES: frozenset[str] = frozenset({"candidate", "opposition"})
 ENDED_STATUSES: frozenset[str] = frozenset({"withdrawn", "superseded", "delivered"})
 _UTC = ZoneInfo("UTC")
+LAST_WINDOW_END = datetime(9999, 12, 31, tzinfo=_UTC)
+"""The latest a window may end. Events name dates up to 9998-12-31 in offsets under a day,
+so none occurs this late; and a UTC offset is under 24 hours, so this instant is a datetime
+in every zone, where datetime.max itself is not."""
 
 
 # --- transitions ---------------------------------------------------------------
@@ -622,5 +631,8 @@ def _window_end(
     transition: Transition, later: Sequence[Transition], horizon: timedelta
 ) -> datetime:
     # On the UTC time line: H days are H x 24 hours whatever the zone's clock changes.
-    end = transition.at.astimezone(_UTC) + horizon
+    start = transition.at.astimezone(_UTC)
+    # t + H past year 9999 would overflow: stop at LAST_WINDOW_END, after every event.
+    room = max(LAST_WINDOW_END - start, timedelta(0))
+    end = start + min(horizon, room)
     return min(end, later[0].at) if later else end

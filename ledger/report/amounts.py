@@ -66,11 +66,15 @@ def amount_markup(amount: Decimal | str, unit: str) -> Markup:
 
 
 def percent(share: Fraction | Decimal) -> str:
-    """A share as a percentage to two places, trailing zeros dropped: "66.67%", "100%"."""
-    if isinstance(share, Fraction):
-        share = Decimal(share.numerator) / Decimal(share.denominator)
-    shown = (share * 100).quantize(HUMAN_PLACES, ROUND_HALF_EVEN)
-    return f"{format_total(shown)}%"
+    """A share as a percentage to two places, trailing zeros dropped: "66.67%", "100%".
+
+    Any size: a progress report may overshoot its target by 10**40 times. Decimal
+    arithmetic would round (or trap) in whatever context is current, so the
+    hundredths are counted exactly as a Fraction (round() on one is half-even).
+    """
+    hundredths = round(Fraction(share) * 10_000)
+    # The string constructor is exact whatever the context; scaleb() would round.
+    return f"{format_total(Decimal(f'{hundredths}E-2'))}%"
 
 
 def hangul_share(text: str) -> tuple[int, int]:

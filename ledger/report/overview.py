@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from markupsafe import Markup
@@ -121,7 +122,8 @@ class MoneyRow:
         """Appropriated as a percentage of pledged, "—" when nothing was pledged in money."""
         if self.appropriated is None or self.pledged <= 0:
             return "—"
-        return percent(self.appropriated / self.pledged)
+        # As a Fraction: a Decimal quotient would be rounded to the current context's digits.
+        return percent(Fraction(self.appropriated) / Fraction(self.pledged))
 
 
 def money_rows(administrations: Mapping[str, Administration]) -> list[MoneyRow]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
+from ledger.continuity import LAST_WINDOW_END
 from ledger.report.charts import colour_class, px
 
 WIDTH = 720
@@ -23,6 +24,9 @@ SIDE = 14
 TOP = 40  # room for the labels of the vertical lines
 ROW = 22
 MAX_TICKS = 8
+# datetime.min and .max less a day, which every UTC offset (under 24 hours) can still show.
+_EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+_LATEST = LAST_WINDOW_END
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,10 @@ def timeline_svg(marks: Sequence[Mark], rules: Sequence[Rule], tz: ZoneInfo, tit
         return Markup("")
     start, end = min(moments), max(moments)
     span = max(end - start, timedelta(days=30))
-    start, end = start - span / 20, start + span + span / 20
+    # The padding stops at the ends of what a datetime holds in every zone: a ledger
+    # spanning years 1000 to 9998 would otherwise pad past year 9999 and overflow.
+    end = start + min(span + span / 20, _LATEST - start)
+    start = start - min(span / 20, start - _EARLIEST)
 
     def x_of(moment: datetime) -> Fraction:
         share = Fraction(
