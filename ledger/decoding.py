@@ -38,7 +38,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from ledger.errors import InvalidEvent
-from ledger.events import Event, decode_event
+from ledger.events import Event, decode_event, shown
 from ledger.records import Content
 
 MAX_LINE_BYTES = 1 << 20  # the longest input line read, in bytes (1 MiB)
@@ -130,9 +130,50 @@ def _json_lines(lines: Iterable[bytes | str], start: int) -> Iterator[tuple[int,
         if not line.strip():
             continue
         try:
-            yield number, line, orjson.loads(line)
+            raw = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             raise InvalidEvent(f"not valid JSON ({exc.msg})", line=number) from None
+        if len(_KEY_ENDS.findall(line)) != _keys_in(raw):
+            _refuse_repeated_keys(line, number)
+        yield number, line, raw
+
+
+# A JSON reader keeps the last of two equal keys in one object, silently; an
+# audit ledger must not drop what a line says. Every key is a string followed
+# by a colon, so the text has at least as many `"...:` as the parsed value has
+# keys, and exactly as many unless a key repeats or a string value holds `":`.
+# Only then is the line read again, slowly, to tell which.
+_KEY_ENDS = re.compile(r'"\s*:')
+
+
+def _keys_in(value: Any) -> int:
+    """The keys of every object in a parsed value (a loop: the input may nest deeply)."""
+    count, pending = 0, [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            count += len(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return count
+
+
+def _refuse_repeated_keys(line: str, number: int) -> None:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                raise InvalidEvent(
+                    f"the key {shown(key)} appears twice in one object", line=number
+                )
+            seen.add(key)
+        return dict(items)
+
+    try:
+        json.loads(line, object_pairs_hook=pairs)
+    except RecursionError:
+        return  # nested beyond any event's depth: validation refuses it, naming the limit
 
 
 # orjson reads an integer beyond 64 bits as a float; the standard library reads

@@ -104,6 +104,11 @@ BAD_LINES = [
     ("not UTF-8", b'{"type": "\xff"}', "not valid UTF-8"),
     ("not an event", b'{"type": "Nonsense"}', "line"),
     ("a bad date", None, "occurred_at"),
+    (
+        "a repeated key",
+        b'{"type": "ActorRegistered", "type": "ActorRegistered"}',
+        "the key 'type' appears twice in one object",
+    ),
 ]
 
 

@@ -180,6 +180,35 @@ def test_an_amount_with_too_many_digits_across_the_point_is_refused_naming_it(
     )
 
 
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        (
+            b'{"type":"ActorRegistered","subject":"actor/kim","occurred_at":"2020-01-01",'
+            b'"data":{"name":"Kim","name":"Lee","kind":"person"}}',
+            "name",
+        ),
+        (
+            b'{"type":"ActorRegistered","subject":"actor/kim","subject":"actor/lee",'
+            b'"occurred_at":"2020-01-01","data":{"name":"Kim","kind":"person"}}',
+            "subject",
+        ),
+    ],
+    ids=["in data", "in the envelope"],
+)
+def test_a_key_given_twice_in_one_object_is_refused_naming_it(chips: Cli, line, key) -> None:
+    # A JSON reader keeps the last of the two, silently.
+    assert import_refused(chips, line) == (
+        f"Error: line 1: the key '{key}' appears twice in one object"
+    )
+
+
+def test_a_value_holding_quote_colon_is_not_taken_for_a_repeated_key(chips: Cli) -> None:
+    name = 'He said "yes": then "no":'
+    chips.import_events(actor("kim") | {"data": {"name": name, "kind": "person"}})
+    assert chips.json("history actor/kim")[0]["data"]["name"] == name
+
+
 def test_an_integer_amount_beyond_64_bits_is_read_exactly(chips: Cli) -> None:
     # The JSON reader turns integers beyond 64 bits into floats; such a line
     # used to be refused as "floats are not accepted", naming a float.
