@@ -8,6 +8,8 @@ from the stored event fields and compares (ledger/verification.py).
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import partial
@@ -25,7 +27,7 @@ from ledger.checkpoint import (
     verify_checkpoint,
 )
 from ledger.errors import InvalidEvent, NotFound
-from ledger.events import decode_event
+from ledger.events import Event, decode_event, one_line
 from ledger.merkle import (
     EMPTY_ROOT,
     consistency_proof,
@@ -36,8 +38,10 @@ from ledger.merkle import (
 )
 from ledger.records import (
     STORED_FIELDS,
+    Content,
     StoredEvent,
     canonical_bytes,
+    canonical_json,
     format_recorded_at,
     leaf_hash_of,
 )
@@ -195,9 +199,19 @@ def check_published(store: SqlEventStore, note: str, verifier: Verifier) -> dict
 
 
 def read_mirror_lines(lines: Iterable[bytes | str]) -> Iterator[StoredEvent]:
-    """Stored events from another ledger's export-events output, each leaf hash checked."""
+    """Stored events from another ledger's export-events output, each leaf hash checked.
+
+    A mirrored event must be exactly what this ledger would store: its
+    bookkeeping of the right types and forms, its content valid as new input
+    is (`decode_event`), and its `occurred_at`, `data` and `sources` already
+    in the stored, normalised form that validation gives (compared as
+    canonical text). Anything else is refused naming the line and field.
+    """
     for number, line in enumerate(lines, start=1):
-        text = line.decode("utf-8") if isinstance(line, bytes) else line
+        try:
+            text = line.decode("utf-8") if isinstance(line, bytes) else line
+        except UnicodeDecodeError as exc:
+            raise InvalidEvent(f"not UTF-8 text ({exc.reason})", line=number) from None
         if not text.strip():
             continue
         try:
@@ -211,38 +225,170 @@ def read_mirror_lines(lines: Iterable[bytes | str]) -> Iterator[StoredEvent]:
                 + (f" (missing {', '.join(missing)})" if missing else ""),
                 line=number,
             )
-        computed = leaf_hash_of(canonical_bytes(raw))
+        try:
+            computed = leaf_hash_of(canonical_bytes(raw))
+        except ValueError as exc:  # RFC 8785 refuses a value (a number beyond 2^53, say)
+            raise InvalidEvent(f"not canonical JSON ({one_line(str(exc))})", line=number) from None
         if computed != raw["leaf_hash"]:
             raise InvalidEvent(
                 f"position {raw.get('position')}: the fields do not match the leaf hash (altered event)",
                 line=number,
             )
         schema = _schema_of(raw, number)
+        _check_bookkeeping(raw, number)
         envelope = {
             k: raw[k] for k in ("type", "subject", "occurred_at", "sources", "id", "recorded_by")
         }
-        try:
-            # Stored form: checks added by later releases for new input do not apply.
-            decode_event(
-                {**envelope, "data": upcasting.upcast(raw["type"], schema, raw["data"])},
-                stored=True,
-            )
-        except InvalidEvent as exc:
-            raise exc.at_line(number) from None
+        if schema == upcasting.CURRENT_SCHEMA:
+            try:
+                event = decode_event({**envelope, "data": raw["data"]})
+            except InvalidEvent as exc:
+                raise exc.at_line(number) from None
+            _check_stored_form(raw, event, number)
+        else:
+            # Written under an earlier schema: its stored form is not what this release
+            # writes, so it is validated (upcast) as stored data, as reading it is.
+            try:
+                decode_event(
+                    {**envelope, "data": upcasting.upcast(raw["type"], schema, raw["data"])},
+                    stored=True,
+                )
+            except InvalidEvent as exc:
+                raise exc.at_line(number) from None
         yield StoredEvent(
-            position=int(raw["position"]),
-            id=str(raw["id"]),
-            type=str(raw["type"]),
-            subject=str(raw["subject"]),
-            version=int(raw["version"]),
-            occurred_at=str(raw["occurred_at"]),
-            recorded_at=str(raw["recorded_at"]),
-            recorded_by=str(raw["recorded_by"]),
+            position=raw["position"],
+            id=raw["id"],
+            type=raw["type"],
+            subject=raw["subject"],
+            version=raw["version"],
+            occurred_at=raw["occurred_at"],
+            recorded_at=raw["recorded_at"],
+            recorded_by=raw["recorded_by"],
             data=raw["data"],
             sources=raw["sources"],
-            leaf_hash=str(raw["leaf_hash"]),
+            leaf_hash=raw["leaf_hash"],
             schema=schema,
         )
+
+
+_RECORDED_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+
+
+def _whole(value: Any) -> bool:
+    """A JSON integer of at least 1 (not a boolean, not a float)."""
+    return type(value) is int and value >= 1
+
+
+def _check_bookkeeping(raw: dict[str, Any], line: int) -> None:
+    """What the ledger added to a mirrored event, in the types and forms it writes them."""
+    if not _whole(raw["position"]):
+        raise InvalidEvent("must be a whole number of at least 1", line=line, field="position")
+    if not _whole(raw["version"]):
+        raise InvalidEvent("must be a whole number of at least 1", line=line, field="version")
+    for name in ("id", "type", "subject", "occurred_at", "recorded_by"):
+        if not isinstance(raw[name], str):
+            raise InvalidEvent("must be a string", line=line, field=name)
+    recorded_at = raw["recorded_at"]
+    if not isinstance(recorded_at, str) or not _RECORDED_AT.fullmatch(recorded_at):
+        raise InvalidEvent(
+            f"{_json_shown(recorded_at)} is not a record time as this ledger writes it "
+            "(YYYY-MM-DDTHH:MM:SS.ffffffZ)",
+            line=line,
+            field="recorded_at",
+        )
+    try:
+        moment = datetime.fromisoformat(recorded_at)
+    except ValueError as exc:
+        raise InvalidEvent(
+            f"{_json_shown(recorded_at)} is not a valid time ({exc})",
+            line=line,
+            field="recorded_at",
+        ) from None
+    if format_recorded_at(moment) != recorded_at:  # pragma: no cover - the pattern pins the form
+        raise InvalidEvent("not in stored form", line=line, field="recorded_at")
+
+
+def _check_stored_form(raw: dict[str, Any], event: Event, line: int) -> None:
+    """The line's content is the stored form of the event it decodes to, byte for byte.
+
+    Validation normalises what it accepts (NFC text, amounts like "1,000" or
+    "1E+5", date-times with `Z`); the ledger stores the normalised form, so a
+    mirrored line must already be in it.
+    """
+    content = Content.of(event)
+    identity = {
+        "id": str(event.id) if event.id is not None else None,
+        "type": event.type,
+        "subject": event.subject,
+        "recorded_by": event.recorded_by,
+        "occurred_at": content.occurred_at,
+    }
+    for name, kept in identity.items():
+        if raw[name] != kept:
+            raise InvalidEvent(_not_stored_form(raw[name], kept), line=line, field=name)
+    for name, stored_json, stored_value in (
+        ("data", content.data_json, content.data),
+        ("sources", content.sources_json, content.sources),
+    ):
+        if canonical_json(raw[name]) != stored_json:
+            found = _first_difference(raw[name], stored_value, name)
+            field, given, stored = found if found is not None else (name, raw[name], stored_value)
+            raise InvalidEvent(_not_stored_form(given, stored), line=line, field=field)
+
+
+_ABSENT = object()
+
+
+def _first_difference(given: Any, stored: Any, path: str) -> tuple[str, Any, Any] | None:
+    """The first place (path, given, stored) where two JSON values differ, type included."""
+    if isinstance(given, dict) and isinstance(stored, dict):
+        for key in sorted(set(given) | set(stored)):
+            found = _first_difference(
+                given.get(key, _ABSENT), stored.get(key, _ABSENT), f"{path}.{key}"
+            )
+            if found is not None:
+                return found
+        return None
+    if isinstance(given, list) and isinstance(stored, list):
+        for index in range(max(len(given), len(stored))):
+            found = _first_difference(
+                given[index] if index < len(given) else _ABSENT,
+                stored[index] if index < len(stored) else _ABSENT,
+                f"{path}[{index}]",
+            )
+            if found is not None:
+                return found
+        return None
+    if type(given) is not type(stored) or given != stored:
+        return path, given, stored
+    return None
+
+
+def _json_shown(value: Any, limit: int = 60) -> str:
+    """A JSON value for a one-line message, shortened."""
+    try:
+        text = orjson.dumps(value).decode("utf-8")
+    except TypeError:
+        text = repr(value)
+    text = one_line(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _not_stored_form(given: Any, stored: Any) -> str:
+    """Why a value is refused: it is not the form this ledger stores."""
+    if given is _ABSENT:
+        return f"missing: this ledger stores {_json_shown(stored)} here"
+    if stored is _ABSENT:
+        return f"{_json_shown(given)} is not part of the stored form of this event"
+    why = ""
+    if isinstance(given, str) and isinstance(stored, str):
+        if unicodedata.normalize("NFC", given) == stored:
+            why = " (not Unicode NFC)"
+        elif given.strip() == stored:
+            why = " (surrounding whitespace)"
+    return (
+        f"{_json_shown(given)} is not in stored form{why}: this ledger stores {_json_shown(stored)}"
+    )
 
 
 def _schema_of(raw: dict[str, Any], line: int) -> int:

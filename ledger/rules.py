@@ -277,6 +277,7 @@ def check_batch(
     referrers: Mapping[str, Sequence[str]],
     *,
     same_write: Callable[[StoredEvent], bool] | None = None,
+    new_input: bool = True,
 ) -> None:
     """Raise HistoryError at the first rule the ledger would break with `new` added.
 
@@ -284,10 +285,11 @@ def check_batch(
     name, and their referrers), its stored events plus the new ones.
     `same_write` tells events of the same write that are already in the store
     (its earlier chunks) from those stored before it: a fault in one of them is
-    its own, not one a new event causes in a stored event.
+    its own, not one a new event causes in a stored event. `new_input`: hold
+    `new` to the rules for new input too (`check_new_events`).
     """
     check_retractions(histories, new)
-    lookups = Lookups(new_ids=frozenset(e.id for e in new))
+    lookups = Lookups(new_ids=frozenset(e.id for e in new) if new_input else frozenset())
     for subject in subjects_to_check(new, referrers):
         try:
             check_subject(subject, histories, lookups)

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
@@ -27,12 +28,17 @@ from ledger.records import (
     MAX_SAFE_INTEGER,
     SIXTEEN_DIGITS,
     SUSPECT_BYTES,
+    instant_key,
     leaf_hash_of,
+    occurred_instant,
     orjson_is_canonical,
 )
 from ledger.store.sql import SqlEventStore, decode_row
 
 Progress = Callable[[int], None]
+
+TZ_SETTING = "timezone"
+"""The ledger setting that holds its IANA time zone (ledger.service reads the same key)."""
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -191,6 +197,66 @@ def _evaluate(node: Node, lower: Sequence[bytes]) -> bytes:
     return node_hash(_evaluate(left, lower), _evaluate(right, lower))
 
 
+class SortKeys:
+    """The `occurred_key` a row must carry: its `occurred_at` as a UTC instant in the ledger's zone.
+
+    A bare date is the start of that day in the ledger's time zone (the
+    stored `timezone` setting), so the key depends on a setting no hash
+    covers: a missing or unknown zone is a fault at the first event. Keys
+    are cached by `occurred_at` text: many events share a day.
+    """
+
+    LIMIT = 100_000
+    """Cached keys at most (date-times rarely repeat: the cache is cleared when full)."""
+
+    def __init__(self, zone: str | None) -> None:
+        self.zone = zone
+        self.cache: dict[str, str] = {}
+        self.tz: ZoneInfo | None = None
+        self.zone_problem: str | None = None
+        if zone is None:
+            self.zone_problem = (
+                "the ledger's time zone setting is missing: "
+                "the events' sort keys (occurred_key) cannot be checked"
+            )
+        else:
+            try:
+                self.tz = ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError, OSError):
+                self.zone_problem = (
+                    f"the ledger's time zone setting {zone!r} is not a known time zone: "
+                    "the events' sort keys (occurred_key) cannot be checked"
+                )
+
+    def compute(self, occurred_at: Any) -> str | None:
+        """The key of `occurred_at` (cached), or None when there is none to compute."""
+        tz = self.tz
+        if tz is None or type(occurred_at) is not str:
+            return None
+        try:
+            key = instant_key(occurred_instant(occurred_at, tz))
+        except (ValueError, OverflowError, TypeError):
+            return None
+        cache = self.cache
+        if len(cache) >= self.LIMIT:
+            cache.clear()
+        cache[occurred_at] = key
+        return key
+
+    def problem(self, occurred_at: Any) -> str:
+        """Why `compute` gave no key."""
+        if self.zone_problem is not None:
+            return self.zone_problem
+        return f"its occurred_at {occurred_at!r} is not a date or an RFC 3339 date-time"
+
+    def mismatch(self, occurred_at: str, stored: Any, key: str) -> str:
+        """A stored key that is not the one computed."""
+        return (
+            f"its sort key (occurred_key) {stored} is not occurred_at {occurred_at} "
+            f"in the ledger's time zone {self.zone} ({key}): the row or the time zone was altered"
+        )
+
+
 class _Walk:
     """One pass of verify over the log in position order, stopping at the first fault.
 
@@ -207,10 +273,20 @@ class _Walk:
     `start` is a multiple of its lowest set bit 2**t, so a climb can reach a
     placeholder (level >= t) only at positions that are multiples of 2**t:
     the loop climbs with plain bytes everywhere else (`mask`).
+
+    Each row's `occurred_key` (the sort key of its valid time, not under the
+    leaf hash) is recomputed from its `occurred_at` and the ledger's time zone
+    `zone` (the stored setting, None when there is none): `SortKeys`.
     """
 
     def __init__(
-        self, store: SqlEventStore, checkpoints: dict[int, str], batch: int, start: int = 0
+        self,
+        store: SqlEventStore,
+        checkpoints: dict[int, str],
+        batch: int,
+        start: int = 0,
+        *,
+        zone: str | None = None,
     ) -> None:
         self.fetch: NodeFetch = store.level_nodes
         self.checkpoints, self.batch, self.start = checkpoints, batch, start
@@ -225,6 +301,7 @@ class _Walk:
         self.deferred: list[tuple[Any, ...]] | None = [] if start else None
         self.last_recorded: str | _AfterEveryTime = _AfterEveryTime() if start else ""
         self.mask = (start & -start) - 1 if start else -1
+        self.keys = SortKeys(zone)
 
     def fail(self, reached: int, position: int, problem: str) -> bool:
         """Record the fault; False, for the caller to return."""
@@ -248,6 +325,8 @@ class _Walk:
         leaves = levels[0]
         rows0, at0 = leaves.rows, leaves.at
         checkpoints, deferred, mask, start = self.checkpoints, self.deferred, self.mask, self.start
+        sort_keys = self.keys
+        known_key, key_of = sort_keys.cache.get, sort_keys.compute
         expected, last_recorded = self.expected, self.last_recorded
         fail = self.fail
         try:
@@ -260,7 +339,7 @@ class _Walk:
                         subject,
                         version,
                         occurred_at,
-                        _,
+                        occurred_key,
                         recorded_at,
                         recorded_by,
                         data,
@@ -357,9 +436,20 @@ class _Walk:
                         leaf = bytes.fromhex(leaf_hex)
                         subject, version = stored.subject, stored.version
                         recorded_at = stored.recorded_at
+                        occurred_at, occurred_key = stored.occurred_at, stored.occurred_key
                     if position != expected:
                         return fail(
                             expected, expected, f"missing (the next stored position is {position})"
+                        )
+                    # The valid-time sort key, recomputed (once per distinct occurred_at).
+                    key = known_key(occurred_at)
+                    if key is None:
+                        key = key_of(occurred_at)
+                        if key is None:
+                            return fail(expected, position, sort_keys.problem(occurred_at))
+                    if key != occurred_key:
+                        return fail(
+                            expected, position, sort_keys.mismatch(occurred_at, occurred_key, key)
                         )
                     last = versions.get(subject)
                     if last is None:
@@ -518,7 +608,13 @@ def _settle(lower: _Walk, upper: _Upper) -> tuple[Fault | None, int]:
 
 
 def _check_upper(
-    send: Any, url: str, start: int, checkpoints: dict[int, str], batch: int, counter: Any
+    send: Any,
+    url: str,
+    start: int,
+    checkpoints: dict[int, str],
+    batch: int,
+    counter: Any,
+    zone: str | None,
 ) -> None:
     """The second process: walk the log after `start` on a connection of its own; send what it found.
 
@@ -528,7 +624,7 @@ def _check_upper(
         with collector_paused():
             store = SqlEventStore.open(url)
             try:
-                walk = _Walk(store, checkpoints, batch, start)
+                walk = _Walk(store, checkpoints, batch, start, zone=zone)
 
                 def progress(count: int) -> None:
                     counter.value += count
@@ -586,7 +682,7 @@ def _run_in_two(
     counter: Any = context.Value("q", 0, lock=False)
     worker = context.Process(
         target=_check_upper,
-        args=(send, url, start, lower.checkpoints, batch, counter),
+        args=(send, url, start, lower.checkpoints, batch, counter, lower.keys.zone),
         name="policy-ledger verify",
         daemon=True,
     )
@@ -665,7 +761,8 @@ def verify_ledger(
     event's canonical bytes (events written since data and sources are stored
     canonically); any other row is decoded and serialised as RFC 8785, as
     before. Stored tree nodes are read level by level in index order and
-    compared as the streaming tree completes them.
+    compared as the streaming tree completes them. Each row's `occurred_key`
+    is recomputed from its `occurred_at` and the ledger's time zone setting.
 
     A large ledger is verified by two processes: a second one walks the events
     after `split` (default: `_split_point`; 0 for one process) on its own
@@ -687,7 +784,7 @@ def verify_ledger(
     url = store.reader_url()
     if split is None:
         split = _split_point(store.head()) if url is not None else 0
-    lower = _Walk(store, checkpoints, batch)
+    lower = _Walk(store, checkpoints, batch, zone=store.setting(TZ_SETTING))
     upper = None
     if split > 0 and url is not None:
         upper = _run_in_two(

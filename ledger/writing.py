@@ -94,12 +94,19 @@ def new_only(
 
 
 def check_rules(
-    store: SqlEventStore, new: list[StoredEvent], line_of: LineOf, *, written: bool = False
+    store: SqlEventStore,
+    new: list[StoredEvent],
+    line_of: LineOf,
+    *,
+    written: bool = False,
+    new_input: bool = True,
 ) -> None:
     """The rules over every history the new events touch, as it stands with them.
 
     `written`: the new events are already in the store (inside the open
-    write session), so the histories read include them.
+    write session), so the histories read include them. `new_input`: they
+    are new input, held to the rules for new input too (not a mirror's copy
+    of another ledger's log, which may predate those rules).
     """
     histories: dict[str, list[StoredEvent]] = {}
     pending: dict[str, list[StoredEvent]] = defaultdict(list)
@@ -120,7 +127,13 @@ def check_rules(
     named = {ref for history in histories.values() for e in history for ref in e.references()}
     _load(store, histories, named, pending)
     try:
-        check_batch(new, histories, referrers, same_write=lambda e: line_of(e) is not None)
+        check_batch(
+            new,
+            histories,
+            referrers,
+            same_write=lambda e: line_of(e) is not None,
+            new_input=new_input,
+        )
     except HistoryError as exc:
         raise _blame(exc, new, line_of) from None
 
@@ -156,7 +169,14 @@ def _blame(exc: HistoryError, new: list[StoredEvent], line_of: LineOf) -> RuleVi
 RECHECK_SUBJECTS = 500  # deferred subjects checked again at a time
 
 
-def recheck(store: SqlEventStore, subjects: set[str], first: int, line_of: LineOf) -> None:
+def recheck(
+    store: SqlEventStore,
+    subjects: set[str],
+    first: int,
+    line_of: LineOf,
+    *,
+    new_input: bool = True,
+) -> None:
     """Check again, with the whole write in the store, subjects a chunk left in doubt.
 
     A group of subjects at a time (each group's histories, referrers and the
@@ -172,7 +192,7 @@ def recheck(store: SqlEventStore, subjects: set[str], first: int, line_of: LineO
             (e for history in histories.values() for e in history if e.position >= first),
             key=lambda e: e.position,
         )
-        check_rules(store, new, line_of, written=True)
+        check_rules(store, new, line_of, written=True, new_input=new_input)
 
 
 class ChunkedWrite:
@@ -275,6 +295,7 @@ class MirrorWrite:
         self.versions: dict[str, int] = {}
         self.skipped = EventIds()
         self.deferred: set[str] = set()
+        self._keys: dict[str, str] = {}  # occurred_at -> its sort key (many events share a day)
 
     @staticmethod
     def line_of(stored: StoredEvent) -> int:
@@ -305,7 +326,7 @@ class MirrorWrite:
             self.versions.update({s: found.get(s, 0) for s in unknown})
         fresh = [self._placed(e) for e in fresh]
         try:
-            check_rules(self.store, fresh, self.line_of)
+            check_rules(self.store, fresh, self.line_of, new_input=False)
         except RuleViolation:
             self.deferred.update(e.subject for e in fresh)
         self.session.add(fresh)
@@ -341,7 +362,13 @@ class MirrorWrite:
                 line=stored.position,
             )
         self.versions[subject] = stored.version
-        key = instant_key(occurred_instant(stored.occurred_at, self.tz))
+        # read_mirror_lines let only the stored form of occurred_at through: it parses.
+        key = self._keys.get(stored.occurred_at)
+        if key is None:
+            if len(self._keys) > 10_000:
+                self._keys.clear()  # date-times rarely repeat: keep the cache small
+            key = instant_key(occurred_instant(stored.occurred_at, self.tz))
+            self._keys[stored.occurred_at] = key
         return replace(stored, occurred_key=key)
 
     def finish(self) -> None:
@@ -350,7 +377,7 @@ class MirrorWrite:
             raise InvalidEvent(
                 f"the file has {count} events but this mirror already has {self.head}"
             )
-        recheck(self.store, self.deferred, self.head + 1, self.line_of)
+        recheck(self.store, self.deferred, self.head + 1, self.line_of, new_input=False)
 
     def result(self) -> AppendResult:
         added = self.expected - 1 - self.head

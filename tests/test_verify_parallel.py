@@ -255,6 +255,74 @@ def test_a_consistent_rewrite_is_caught_by_the_next_checkpoint(db, split, positi
     assert report["checkpoints"] == CHECKPOINTS.index(checkpoint)
 
 
+# --- the sort key of valid time, and the time zone it depends on ---------------------------
+
+
+def _key_problem(event: StoredEvent, stored_key: str, zone: str = "Asia/Seoul") -> str:
+    from zoneinfo import ZoneInfo
+
+    from ledger.records import instant_key, occurred_instant
+
+    key = instant_key(occurred_instant(event.occurred_at, ZoneInfo(zone)))
+    return (
+        f"its sort key (occurred_key) {stored_key} is not occurred_at {event.occurred_at} "
+        f"in the ledger's time zone {zone} ({key}): the row or the time zone was altered"
+    )
+
+
+@pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.parametrize("position", [1, 140, 151, 201, 300])
+def test_an_altered_sort_key_is_reported_as_one_process_reports_it(db, split, position):
+    event = next(e for e in _rows(db) if e.position == position)
+    forged = "2099-12-31T15:00:00.000000Z"
+    _tamper(db, "UPDATE events SET occurred_key = ? WHERE position = ?", params=(forged, position))
+    report = _same(db, split)
+    assert (report["position"], report["checked"], report["problem"]) == (
+        position,
+        position - 1,
+        _key_problem(event, forged),
+    )
+
+
+@pytest.mark.parametrize("split", [1, 128, 150, 299])
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_a_sort_key_after_the_split_is_checked_in_the_zone_of_the_ledger(db, split, start_method):
+    """The second process reads the zone from the first: only the last row is altered."""
+    event = next(e for e in _rows(db) if e.position == EVENTS)
+    forged = event.occurred_key.replace("T15:", "T14:")
+    _tamper(db, "UPDATE events SET occurred_key = ? WHERE position = ?", params=(forged, EVENTS))
+    report = _same(db, split, start_method=start_method)
+    assert (report["position"], report["problem"]) == (EVENTS, _key_problem(event, forged))
+
+
+@pytest.mark.parametrize("split", [1, 150, 256])
+@pytest.mark.parametrize(
+    ("statement", "problem"),
+    [
+        (
+            "UPDATE ledger_settings SET value = 'UTC' WHERE key = 'timezone'",
+            None,  # the first event's key, computed in UTC
+        ),
+        (
+            "DELETE FROM ledger_settings WHERE key = 'timezone'",
+            "the ledger's time zone setting is missing: "
+            "the events' sort keys (occurred_key) cannot be checked",
+        ),
+        (
+            "UPDATE ledger_settings SET value = 'Mars/Base' WHERE key = 'timezone'",
+            "the ledger's time zone setting 'Mars/Base' is not a known time zone: "
+            "the events' sort keys (occurred_key) cannot be checked",
+        ),
+    ],
+)
+def test_an_altered_time_zone_is_reported_as_one_process_reports_it(db, split, statement, problem):
+    first = _rows(db)[0]
+    _tamper(db, statement)
+    report = _same(db, split)
+    expected = problem or _key_problem(first, first.occurred_key, "UTC")
+    assert (report["position"], report["checked"], report["problem"]) == (1, 0, expected)
+
+
 # --- the stored text: canonical or not -----------------------------------------------------
 
 
@@ -449,3 +517,25 @@ def test_postgres_two_processes_give_the_one_process_report(pg_ledger):
         )
     report = _pg_same(pg_ledger, 150)
     assert report["position"] == 12 and "altered" in report["problem"]
+
+
+def test_postgres_two_processes_check_the_sort_keys_as_one_does(pg_ledger):
+    with pg_ledger.store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE events SET occurred_key = '2099-01-01T00:00:00.000000Z' WHERE position = 180"
+        )
+    report = _pg_same(pg_ledger, 150)
+    assert report["position"] == 180
+    assert report["problem"].startswith(
+        "its sort key (occurred_key) 2099-01-01T00:00:00.000000Z is not occurred_at "
+    )
+    with pg_ledger.store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE ledger_settings SET value = 'Nowhere/Zone' WHERE key = 'timezone'"
+        )
+    report = _pg_same(pg_ledger, 150)
+    assert (report["position"], report["problem"]) == (
+        1,
+        "the ledger's time zone setting 'Nowhere/Zone' is not a known time zone: "
+        "the events' sort keys (occurred_key) cannot be checked",
+    )
