@@ -66,7 +66,7 @@ def load_zone(name: str) -> ZoneInfo:
     """An IANA time zone by name, or a clear error."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, like "America"
         raise LedgerConfigError(
             f"unknown time zone '{name}' (use an IANA name like Asia/Seoul)"
         ) from None
