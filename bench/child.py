@@ -2,7 +2,8 @@
 
 Prints one JSON object on its last line: `seconds` (the timed part only),
 `events`, `peak_rss_mb` (this process's peak resident set, which includes the
-interpreter and the imports) and whatever else the step reports. Setup that is
+interpreter and the imports, plus the largest peak of the workers it started)
+and whatever else the step reports. Setup that is
 not part of the step (creating an empty schema, loading baseline rows) happens
 before the clock starts.
 """

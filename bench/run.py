@@ -152,9 +152,11 @@ faster), except the `show` rows: their time ÷ the baseline's time (lower is
 better; the median of the ratios of runs taken side by side), and there the
 baseline column holds the baseline's seconds. Seconds are
 medians of the runs (a step under 20 s is run up to --repeat times, each in a
-fresh process); CPU s is the measuring process's CPU time for the same block
-(less moved by other load on a shared machine; a PostgreSQL server's work is
-not in it); peak RSS is the measuring process's peak resident set, Python and
+fresh process); CPU s is the CPU time of the measuring process and the workers
+it starts (the import's decoding worker, verify's second process) for the same
+block (less moved by other load on a shared machine; a PostgreSQL server's work
+is not in it; above the seconds when two cores work at once); peak RSS is the
+measuring process's peak resident set plus its largest worker's, Python and
 imports included."""
 
 

@@ -38,7 +38,7 @@ class Row:
     name: str
     events: int | None = None
     seconds: float | None = None
-    cpu_seconds: float | None = None  # the measuring process's CPU time (median)
+    cpu_seconds: float | None = None  # CPU time of the measuring process and its workers (median)
     runs: int = 0
     baseline: str | None = None
     baseline_seconds: float | None = None
