@@ -212,7 +212,9 @@ def import_costs(ndjson: Path, work: Path, repeat: int) -> str:
         "derive_event_id (canonical JSON + uuid5)",
         _timed(_each(contents, records.derive_event_id), repeat),
     )
-    is_canonical = getattr(records, "orjson_is_canonical", None) or getattr(records, "_orjson_is_canonical", None)
+    is_canonical = getattr(records, "orjson_is_canonical", None) or getattr(
+        records, "_orjson_is_canonical", None
+    )
     report.add(
         "  of which the canonical-safety walk",
         _timed(_each(contents, is_canonical), repeat) if is_canonical else None,
