@@ -150,6 +150,12 @@ CommitmentRef = Annotated[str, _of_kind("commitment")]
 Slug = Annotated[str, AfterValidator(_check_slug)]
 
 
+# Whitespace and the invisible format marks (zero-width spaces and joiners,
+# direction marks, word joiners, the BOM, the soft hyphen): a text of only
+# these says nothing, yet would pass as a title or a statement.
+_VISIBLE = re.compile(r"[^\s\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
 def _no_control(allowed: str) -> AfterValidator:
     # NUL and other control characters: PostgreSQL refuses NUL in text, and no
     # title or quote needs them; line breaks and tabs are fine in long text.
@@ -167,6 +173,8 @@ def _no_control(allowed: str) -> AfterValidator:
             if ch in "\u2028\u2029":
                 raise ValueError(f"line separator U+{ord(ch):04X} is not allowed in one-line text")
             raise ValueError(f"control character U+{ord(ch):04X} is not allowed in text")
+        if _VISIBLE.search(value) is None:
+            raise ValueError("has no visible character (only spaces or invisible marks)")
         return value
 
     return AfterValidator(check)

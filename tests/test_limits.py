@@ -566,3 +566,18 @@ def test_a_recording_command_typed_decomposed_gives_the_imported_event(chips: Cl
     result = chips.ok("import -", input=orjson.dumps(typed) + b"\n")
     assert "skipped 1" in result.stdout
     assert chips.events() == before
+
+
+@pytest.mark.parametrize(
+    "text", ["\u200b", "\ufeff\u200b", "\u200e\u200f", "\u2060 \u00ad"], ids=repr
+)
+def test_a_text_of_only_invisible_marks_is_refused(text: str) -> None:
+    # It would pass as a title or a statement, and say nothing.
+    assert refusal(pledge(title=text)) == (
+        "data.title: has no visible character (only spaces or invisible marks)"
+    )
+
+
+def test_a_text_with_a_joiner_inside_visible_characters_is_kept() -> None:
+    event = decode_event(pledge(title="AI\u200dLab \u00adplan"))
+    assert event.data.title == "AI\u200dLab \u00adplan"  # type: ignore[union-attr]
