@@ -156,6 +156,11 @@ Slug = Annotated[str, AfterValidator(_check_slug)]
 _VISIBLE = re.compile(r"[^\s\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 
+def has_visible_character(text: str) -> bool:
+    """Whether `text` shows anything: not only spaces and invisible format marks."""
+    return _VISIBLE.search(text) is not None
+
+
 def _no_control(allowed: str) -> AfterValidator:
     # NUL and other control characters: PostgreSQL refuses NUL in text, and no
     # title or quote needs them; line breaks and tabs are fine in long text.
@@ -173,7 +178,7 @@ def _no_control(allowed: str) -> AfterValidator:
             if ch in "\u2028\u2029":
                 raise ValueError(f"line separator U+{ord(ch):04X} is not allowed in one-line text")
             raise ValueError(f"control character U+{ord(ch):04X} is not allowed in text")
-        if _VISIBLE.search(value) is None:
+        if not has_visible_character(value):
             raise ValueError("has no visible character (only spaces or invisible marks)")
         return value
 

@@ -23,7 +23,7 @@ from ledger.errors import (
     LedgerConfigError,
     NotFound,
 )
-from ledger.events import Event, check_subject, subject_kind
+from ledger.events import Event, check_subject, has_visible_character, subject_kind
 from ledger.projections import (
     CommitmentState,
     LedgerState,
@@ -354,8 +354,13 @@ def _checked_user(user: str) -> str:
     broke them would make the ledger unreadable.
     """
     name = unicodedata.normalize("NFC", user).strip()
-    if not 1 <= len(name) <= 500 or any(unicodedata.category(ch) == "Cc" for ch in name):
+    if (
+        not 1 <= len(name) <= 500
+        or any(unicodedata.category(ch) == "Cc" for ch in name)
+        or not has_visible_character(name)
+    ):
         raise LedgerConfigError(
-            "the recorder's name (--user or POLICY_LEDGER_USER) must be 1 to 500 printable characters"
+            "the recorder's name (--user or POLICY_LEDGER_USER) must be 1 to 500 printable "
+            "characters, at least one of them visible"
         )
     return name

@@ -11,7 +11,7 @@ from ledger.service import Ledger
 from tests.builders import actor, lines
 
 
-@pytest.mark.parametrize("user", ["   ", "x" * 501, "desk\x00null", "line\nbreak"])
+@pytest.mark.parametrize("user", ["   ", "x" * 501, "desk\x00null", "line\nbreak", "\u200b\ufeff"])
 def test_a_recorder_name_that_stored_events_could_not_hold_is_refused(sqlite_target, user):
     Ledger.init(sqlite_target).close()
     with pytest.raises(LedgerConfigError):
