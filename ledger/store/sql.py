@@ -342,6 +342,7 @@ class SqlEventStore:
             engine.dispose()
             raise StorageError(
                 f"cannot open {describe_target(target)}: {_storage_reason(exc)}"
+                f"{_read_only_hint(engine)}"
             ) from None
         except (LedgerConfigError, StorageError):
             engine.dispose()
@@ -1112,6 +1113,22 @@ def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _read_only_hint(engine: Engine) -> str:
+    """Why an SQLite ledger in a read-only folder cannot be opened, and what to do."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        return ""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.access(folder, os.W_OK):
+        return ""
+    # Every command may write beside the ledger: its write-ahead log, and the
+    # read models that queries bring up to date first.
+    return (
+        f" ({folder} is read-only, and policy-ledger writes beside the ledger: "
+        "copy the file to a writable folder to read it)"
+    )
 
 
 def _storage_reason(exc: BaseException) -> str:
