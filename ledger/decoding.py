@@ -25,7 +25,7 @@ import os
 import pickle
 import queue
 import re
-import select
+import selectors
 import subprocess
 import sys
 import threading
@@ -43,6 +43,7 @@ from ledger.records import Content
 
 MAX_LINE_BYTES = 1 << 20  # the longest input line read, in bytes (1 MiB)
 GROUP_LINES = 2000  # input lines a worker decodes at a time; fewer are decoded here
+GROUP_BYTES = 8 << 20  # and at most about this much text (lines may be up to 1 MiB)
 # Groups handed to the worker ahead of the write: one it decodes while this
 # process writes the other. Each holds its lines' text (4 KB a line is common).
 IN_FLIGHT = 2
@@ -164,9 +165,7 @@ def _refuse_repeated_keys(line: str, number: int) -> None:
         seen: set[str] = set()
         for key, _ in items:
             if key in seen:
-                raise InvalidEvent(
-                    f"the key {shown(key)} appears twice in one object", line=number
-                )
+                raise InvalidEvent(f"the key {shown(key)} appears twice in one object", line=number)
             seen.add(key)
         return dict(items)
 
@@ -177,8 +176,8 @@ def _refuse_repeated_keys(line: str, number: int) -> None:
 
 
 # orjson reads an integer beyond 64 bits as a float; the standard library reads
-# it exactly. A run of 20 digits is where that can happen.
-_LONG_DIGITS = re.compile(r"[0-9]{20}")
+# it exactly. A run of 19 digits is where that can start (-2^63 - 1).
+_LONG_DIGITS = re.compile(r"[0-9]{19}")  # beyond -2^63 or 2^64-1
 
 
 def decode_lines(lines: Iterable[bytes | str], user: str, start: int = 1) -> Iterator[Candidate]:
@@ -193,9 +192,13 @@ def decode_lines(lines: Iterable[bytes | str], user: str, start: int = 1) -> Ite
             # the line again as written (only on this error path, so the
             # common case keeps orjson's speed).
             try:
-                event = decode_event(json.loads(text, parse_constant=_no_constant))
-            except InvalidEvent as exact:
-                raise exact.at_line(number) from None
+                exact = json.loads(text, parse_constant=_no_constant)
+            except (RecursionError, ValueError, InvalidEvent):  # deeper or odder than any event
+                raise exc.at_line(number) from None
+            try:
+                event = decode_event(exact)
+            except InvalidEvent as refused:
+                raise refused.at_line(number) from None
         yield Candidate.of(number, event, user)
 
 
@@ -291,13 +294,18 @@ class _Worker:
         # Read from the descriptor, never through a buffer: a buffer may hold
         # the next answer already while select() says the pipe is empty.
         pipe = stdout.fileno()
-        ready, _, _ = select.select([pipe], [], [], WORKER_PATIENCE)
-        if not ready:
-            raise _Gone("no answer")
-        size = int.from_bytes(_read_exactly(pipe, 8), "big")
         try:
+            # A selector, not select(): that refuses descriptors above 1023,
+            # which a process holding many files or sockets hands out.
+            with selectors.DefaultSelector() as selector:
+                selector.register(pipe, selectors.EVENT_READ)
+                if not selector.select(WORKER_PATIENCE):
+                    raise _Gone("no answer")
+            size = int.from_bytes(_read_exactly(pipe, 8), "big")
             answer: list[Decoded] | None = pickle.loads(_read_exactly(pipe, size))
-        except Exception as exc:  # it is not speaking the protocol
+        except _Gone:
+            raise
+        except Exception as exc:  # it is not speaking the protocol, or the pipe failed
             raise _Gone(str(exc)) from None
         return answer
 
@@ -372,6 +380,9 @@ class Decoder:
 
     def candidates(self, lines: Iterable[bytes | str]) -> Iterator[Candidate]:
         """Every candidate of `lines`, in input order; errors as `decode_lines` raises them."""
+        if not WORKER_ENABLED():  # no worker: read as the write goes, a line at a time
+            yield from decode_lines(lines, self.user)
+            return
         groups = _groups(lines, self.group)
         first = next(groups, None)
         if first is None:
@@ -403,10 +414,11 @@ class Decoder:
         if self._given_up:
             return
         if self._worker is None:
-            if not WORKER_ENABLED():
+            try:
+                self._worker = _Worker()
+            except (OSError, ValueError):  # cannot start one: decode here
                 self._given_up = True
                 return
-            self._worker = _Worker()
         self._worker.send(group)
 
     def _next(self, group: Group) -> Iterator[Candidate]:
@@ -431,22 +443,28 @@ class Decoder:
             return None
 
     def close(self) -> None:
-        """Stop the worker, if one was started."""
+        """Stop the worker, if one was started; what is read after decodes here."""
         worker, self._worker = self._worker, None
+        self._given_up = True
         if worker is not None:
             worker.stop()
 
 
 def _groups(lines: Iterable[bytes | str], size: int) -> Iterator[Group | Exception]:
-    """`size` input lines at a time, read lazily; an error reading them comes last, as a value."""
+    """`size` input lines (or GROUP_BYTES of them) at a time, read lazily.
+
+    An error reading them comes last, as a value. Bounded in bytes too: lines
+    may be up to 1 MiB, and a group is held here, in the pipe and in the worker.
+    """
     group: list[bytes | str] = []
-    start = 1
+    start, held = 1, 0
     try:
         for number, line in enumerate(lines, start=1):
             if not group:
-                start = number
+                start, held = number, 0
             group.append(line)
-            if len(group) == size:
+            held += len(line)
+            if len(group) == size or held >= GROUP_BYTES:
                 yield start, group
                 group = []
     except Exception as exc:  # raised by the reader: re-raised once the lines before it are used

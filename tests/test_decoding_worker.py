@@ -254,3 +254,56 @@ def test_postgres_imports_through_the_worker(make_ledger, pg_target, small_group
     assert small_groups[-1].remote == len(data)
     assert ledger.store.head() == len(data)
     assert verify_ledger(ledger.store).intact
+
+
+# --- bounds and odd hosts ---------------------------------------------------------
+
+
+def test_a_group_is_bounded_in_bytes_as_well_as_lines(monkeypatch):
+    # Lines may be up to 1 MiB each; a group is held here, in the pipe and in the worker.
+    monkeypatch.setattr(decoding, "GROUP_BYTES", 8000)
+    lines = [b"x" * 3000] * 10
+    sizes = [len(group[1]) for group in decoding._groups(lines, 2000)]
+    assert sizes == [3, 3, 3, 1]
+
+
+def test_with_the_worker_off_input_is_read_as_the_write_goes(monkeypatch):
+    monkeypatch.setenv("POLICY_LEDGER_DECODE_WORKER", "0")
+    data, pulled = _synthetic(100), []
+
+    def reading():
+        for line in data:
+            pulled.append(line)
+            yield line
+
+    with decoding.Decoder("desk@test", group=10) as decoder:
+        first = next(decoder.candidates(reading()))
+    assert first.line == 1 and len(pulled) == 1  # no read-ahead without a worker
+
+
+def test_the_worker_is_used_in_a_process_holding_more_than_1024_descriptors(
+    ledger, small_groups, tmp_path
+):
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the descriptor limit ({hard}) is below 1,200")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [open(tmp_path / "held", "wb") for _ in range(1100)]  # noqa: SIM115
+    try:
+        ledger.import_lines(_synthetic())
+    finally:
+        for handle in held:
+            handle.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert small_groups[-1].remote == 400  # select() would have refused the pipe
+
+
+def test_a_closed_decoder_decodes_what_is_read_after_in_process_and_in_order():
+    data = _synthetic(200)
+    decoder = decoding.Decoder("desk@test", group=40)
+    decoder.close()
+    lines = [c.line for c in decoder.candidates(data)]
+    assert lines == list(range(1, 201))
+    assert decoder.remote == 0 and decoder._worker is None

@@ -219,6 +219,19 @@ def test_an_integer_amount_beyond_64_bits_is_read_exactly(chips: Cli) -> None:
     assert stored["amount"] == "18446744073709551616"
 
 
+def test_an_integer_amount_below_minus_2_to_the_63_is_read_exactly(chips: Cli) -> None:
+    event = amount("1") | {"subject": "commitment/exact"}
+    line = orjson.dumps(event).replace(b'"amount":"1"', b'"amount":-9223372036854775809')
+    message = import_refused(chips, line)  # a negative target: refused for what it is
+    assert "-9223372036854775809" in message and "float" not in message
+
+
+def test_a_deeply_nested_line_with_a_long_number_is_refused_in_one_line(chips: Cli) -> None:
+    line = b'{"a": 12345678901234567890, "b": ' + b"[" * 1020 + b"]" * 1020 + b"}"
+    message = import_refused(chips, line)
+    assert message.startswith("Error: line 1: ") and "internal error" not in message
+
+
 def test_an_integer_amount_of_too_many_digits_is_refused_for_its_digits(chips: Cli) -> None:
     digits = "1" * (MAX_DIGITS + 5)
     event = amount("1") | {"subject": "commitment/exact"}
