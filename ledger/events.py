@@ -500,6 +500,10 @@ class _TooDeep(Exception):
     """A JSON value nests arrays and objects more than MAX_DEPTH levels."""
 
 
+class _RepeatedKey(Exception):
+    """Two keys of one object are the same once normalised to NFC."""
+
+
 def _plainly_normal(value: Any) -> bool:
     """Whether a JSON value is NFC throughout and shallow, judged from its JSON text.
 
@@ -535,7 +539,14 @@ def _normalised(value: Any, depth: int = 1) -> Any:
         items = [(_normalised(k, depth), _normalised(v, depth + 1)) for k, v in value.items()]
         if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(items, value.items(), strict=True)):
             return value
-        return dict(items)  # keys that become equal once normalised: the last wins
+        normalised = dict(items)
+        if len(normalised) < len(items):  # two keys equal once normalised (K and KELVIN SIGN)
+            seen: set[str] = set()
+            for key, _ in items:
+                if key in seen:
+                    raise _RepeatedKey(key)
+                seen.add(key)
+        return normalised
     if isinstance(value, list):
         if depth > MAX_DEPTH:
             raise _TooDeep
@@ -621,6 +632,11 @@ class EventBase(Frozen):
             return _normalised(value)
         except _TooDeep:
             raise ValueError(f"nested more than {MAX_DEPTH} levels deep (the limit)") from None
+        except _RepeatedKey as repeated:
+            key = str(repeated.args[0])
+            raise ValueError(
+                f"the key {shown(key)} appears twice in one object (once normalised to NFC)"
+            ) from None
 
     @field_validator("occurred_at", mode="before")
     @classmethod

@@ -55,8 +55,11 @@ def streamed_state(store: SqlEventStore, view: View, upto: int) -> LedgerState:
     # straight into the oldest generation (both calls only relink lists).
     # Else the first young collection after `bulk` re-enables the collector
     # walks every object of it: a sixth of the replay's time.
-    gc.freeze()
-    gc.unfreeze()
+    # Not when the host has frozen objects of its own (a pre-fork server keeps
+    # them shared that way): unfreeze() would release them too.
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
     return state
 
 

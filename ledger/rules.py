@@ -166,20 +166,29 @@ def check_new_events(
 
 
 def _check_revised_targets(live: Sequence[StoredEvent], new_ids: frozenset[str]) -> None:
-    """A revised target is reachable, as a pledged one must be (events.Target)."""
+    """A target a new revision changes stays reachable, as a pledged one must be (events.Target).
+
+    Checked after the revision and after every later event too: a back-dated
+    revision (a new baseline, say) may make a stored later one's quantity
+    reachable by any progress.
+    """
     if not any(e.id in new_ids and e.type == "CommitmentRevised" for e in live):
         return
     state = None
+    watched: dict[str, tuple[StoredEvent, int]] = {}  # target key -> (new revision, index)
     for stored in live:
         state = apply_commitment_event(state, stored)
-        if stored.id not in new_ids or stored.type != "CommitmentRevised":
-            continue
-        for index, change in enumerate(stored.data.get("targets", ())):
-            target = state.targets[change["key"]]
+        if stored.id in new_ids and stored.type == "CommitmentRevised":
+            for index, change in enumerate(stored.data.get("targets", ())):
+                watched[change["key"]] = (stored, index)
+        for key, (revision, index) in watched.items():
+            target = state.targets.get(key)
+            if target is None:
+                continue
             baseline = target.baseline.amount if target.baseline is not None else None
             problem = unreachable_target(target.quantity.amount, target.quantity.unit, baseline)
             if problem is not None:
-                raise HistoryError(stored, problem, f"data.targets[{index}].quantity")
+                raise HistoryError(revision, problem, f"data.targets[{index}].quantity")
 
 
 def _check_line_identity(live: Sequence[StoredEvent], new_ids: frozenset[str]) -> None:

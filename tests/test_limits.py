@@ -594,3 +594,10 @@ def test_a_text_of_only_invisible_marks_is_refused(text: str) -> None:
 def test_a_text_with_a_joiner_inside_visible_characters_is_kept() -> None:
     event = decode_event(pledge(title="AI\u200dLab \u00adplan"))
     assert event.data.title == "AI\u200dLab \u00adplan"  # type: ignore[union-attr]
+
+
+def test_two_keys_equal_once_normalised_are_refused() -> None:
+    # U+212A KELVIN SIGN is K once normalised to NFC: the second would replace the first.
+    names = {"Ko-KR": "A", "\u212ao-KR": "B"}
+    event = actor("kim") | {"data": {"name": "Kim", "kind": "person", "names": names}}
+    assert refusal(event) == "the key 'Ko-KR' appears twice in one object (once normalised to NFC)"

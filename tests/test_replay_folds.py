@@ -142,3 +142,22 @@ def test_a_replay_leaves_the_collector_as_it_found_it(tmp_path) -> None:
         assert state.commitments
     finally:
         ledger.close()
+
+
+def test_a_replay_leaves_the_hosts_frozen_objects_frozen(tmp_path):
+    import gc
+
+    from cli.commands_demo import example_lines
+    from ledger.service import Ledger
+
+    ledger = Ledger.init(str(tmp_path / "l.db"), tz="Asia/Seoul")
+    ledger.import_lines(example_lines())
+    gc.freeze()  # as a pre-fork server does, to keep its pages shared
+    try:
+        frozen = gc.get_freeze_count()
+        ledger.state(ledger.view())
+        # (a frozen object that dies meanwhile leaves the count; unfreeze() empties it)
+        assert gc.get_freeze_count() > frozen // 2
+    finally:
+        gc.unfreeze()
+        ledger.close()

@@ -1063,3 +1063,18 @@ def test_an_actor_cannot_be_its_own_parent_or_ancestor(people):
         field="data.parent",
         reason="would be its own ancestor",
     )
+
+
+def test_a_back_dated_revision_cannot_leave_a_later_stored_one_reached_by_any_progress(people):
+    # Stored: a reduction to 0 below a baseline of 200. A revision dated before
+    # it that lowers the baseline to 0 would leave that 0 reached by any report.
+    baseline = {"amount": "200", "unit": "GPU"}
+    seed(people, revised("gpus", "2025-06-01", [target("cut", "100", "GPU", baseline=baseline)]))
+    seed(people, revised("gpus", "2025-07-01", [target("cut", "0", "GPU")]))
+    lowered = {"key": "cut", "baseline": {"amount": "0", "unit": "GPU"}}
+    assert_rejected(
+        people,
+        revised("gpus", "2025-06-15", [lowered]),
+        field="data.targets[0].quantity",
+        reason="a target quantity of 0 GPU is reached by any progress",
+    )
