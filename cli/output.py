@@ -90,6 +90,20 @@ def _own_descriptor(name: str) -> int | None:
     return None
 
 
+def _own_stream_at(info: os.stat_result | None) -> int | None:
+    """This process's standard output or error, when it is the very file INFO describes."""
+    if info is None:
+        return None
+    for fd in (1, 2):
+        try:
+            own = os.fstat(fd)
+        except OSError:
+            continue
+        if (own.st_dev, own.st_ino) == (info.st_dev, info.st_ino):
+            return fd
+    return None
+
+
 def _folder_of(name: str) -> Path:
     """The folder a new file at NAME goes in, as the user wrote it unless a link leads elsewhere."""
     target = Path(os.path.realpath(name))
@@ -173,6 +187,10 @@ class Output:
         if info is not None and not stat.S_ISREG(info.st_mode):
             self._open_direct()
             return
+        own = _own_stream_at(info)
+        if own is not None:  # a link (or any other name) to where this process's output goes
+            self._dup_own(own)
+            return
         if self.make_folders:
             self._make_folders()
         # Creating the temporary file then says why the folder refuses it, if it does.
@@ -191,16 +209,7 @@ class Output:
     def _open_direct(self) -> None:
         own = _own_descriptor(self.name)
         if own is not None:
-            # The descriptor itself (a copy of it): writes go where the process's own go, at
-            # its offset, after what was printed so far.
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(Exception):
-                    stream.flush()
-            try:
-                self._fd = os.dup(own)
-            except OSError as exc:
-                raise OutputError(self.name, reason(exc)) from None
-            self.direct = True
+            self._dup_own(own)
             return
         try:
             regular = stat.S_ISREG(os.stat(self.name).st_mode)
@@ -211,9 +220,23 @@ class Output:
             raise OutputError(self.name, reason(exc)) from None
         self.direct = True
 
+    def _dup_own(self, own: int) -> None:
+        # The descriptor itself (a copy of it): writes go where the process's own go, at
+        # its offset, after what was printed so far.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        try:
+            self._fd = os.dup(own)
+        except OSError as exc:
+            raise OutputError(self.name, reason(exc)) from None
+        self.direct = True
+
     def _open_temp(self, folder: Path, info: os.stat_result | None) -> None:
+        # The name's start only: a name near the file system's limit must still fit.
+        stem = self._target.name[:64]
         for _ in range(100):
-            temp = folder / f".{self._target.name}.{secrets.token_hex(6)}.tmp"
+            temp = folder / f".{stem}.{secrets.token_hex(6)}.tmp"
             try:
                 # A new file: 0666 less the umask (the kernel applies it), as any program makes.
                 fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)

@@ -268,6 +268,30 @@ def test_stdout_redirected_to_a_file_is_appended_in_order(demo: Cli, tmp_path: P
     assert text[:half] == text[half:] and text[:half].endswith("\n")
 
 
+def test_a_link_to_stdout_appends_to_the_redirected_file(demo: Cli, tmp_path: Path):
+    """`-o out.json` where out.json -> /dev/stdout: the redirected file is kept and appended."""
+    (tmp_path / "out.json").symlink_to("/dev/stdout")
+    (tmp_path / "log.txt").write_text("before\n")
+    with open(tmp_path / "log.txt", "ab") as stdout:
+        run = subprocess.run(
+            [sys.executable, "-m", "cli", "--db", str(demo.db), "export", "-o", "out.json"],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            check=False,
+        )
+    assert run.returncode == 0, run.stderr
+    text = (tmp_path / "log.txt").read_text()
+    assert text.startswith("before\n{") and (tmp_path / "out.json").is_symlink()
+
+
+def test_an_output_name_near_the_file_system_limit_is_written(demo: Cli, tmp_path: Path):
+    name = "a" * 245 + ".json"  # 250 bytes: a temporary name must not add to it
+    demo.ok(f"export -o {name}")
+    assert (tmp_path / name).read_bytes().startswith(b"{")
+
+
 # -- modes ---------------------------------------------------------------------------------
 
 
