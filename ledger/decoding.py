@@ -29,6 +29,7 @@ import selectors
 import subprocess
 import sys
 import threading
+import weakref
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -270,19 +271,12 @@ class _Worker:
         # Groups are written by a thread: a write blocks while the pipe is full,
         # and the worker empties it only once its answers are read here.
         self.outbox: queue.SimpleQueue[Group | None] = queue.SimpleQueue()
-        self.feeder = threading.Thread(target=self._feed, daemon=True)
+        self.feeder = threading.Thread(target=_feed, args=(self.process, self.outbox), daemon=True)
         self.feeder.start()
-
-    def _feed(self) -> None:
-        stdin = self.process.stdin
-        assert stdin is not None
-        try:
-            while (group := self.outbox.get()) is not None:
-                pickle.dump(group, stdin, protocol=pickle.HIGHEST_PROTOCOL)
-                stdin.flush()
-            stdin.close()
-        except (OSError, ValueError):
-            pass  # the worker is gone; reading its answers says so
+        # A decoder dropped without close() must not leave its worker running:
+        # the process is stopped when this object is collected (the feeder holds
+        # no reference to it).
+        self._stopped = weakref.finalize(self, _stop, self.process, self.outbox)
 
     def send(self, group: Group) -> None:
         self.outbox.put(group)
@@ -310,14 +304,30 @@ class _Worker:
         return answer
 
     def stop(self) -> None:
-        self.outbox.put(None)
-        self.process.kill()  # what it has not answered is no longer needed
-        self.process.wait()
+        self._stopped()  # once, whichever comes first: this or the collection
         self.feeder.join(timeout=5)
-        for pipe in (self.process.stdin, self.process.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
+
+
+def _feed(process: subprocess.Popen[bytes], outbox: queue.SimpleQueue[Group | None]) -> None:
+    stdin = process.stdin
+    assert stdin is not None
+    try:
+        while (group := outbox.get()) is not None:
+            pickle.dump(group, stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            stdin.flush()
+        stdin.close()
+    except (OSError, ValueError):
+        pass  # the worker is gone; reading its answers says so
+
+
+def _stop(process: subprocess.Popen[bytes], outbox: queue.SimpleQueue[Group | None]) -> None:
+    outbox.put(None)  # ends the feeder
+    process.kill()  # what it has not answered is no longer needed
+    process.wait()
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
 
 
 class _Gone(Exception):

@@ -307,3 +307,16 @@ def test_a_closed_decoder_decodes_what_is_read_after_in_process_and_in_order():
     lines = [c.line for c in decoder.candidates(data)]
     assert lines == list(range(1, 201))
     assert decoder.remote == 0 and decoder._worker is None
+
+
+def test_a_decoder_dropped_without_closing_stops_its_worker():
+    import gc as collector
+
+    decoder = decoding.Decoder("desk@test", group=40)
+    candidates = decoder.candidates(_synthetic(200))
+    next(candidates)  # the worker is running now
+    assert decoder._worker is not None
+    process = decoder._worker.process
+    del candidates, decoder
+    collector.collect()
+    assert process.wait(timeout=10) is not None  # stopped, not left running
