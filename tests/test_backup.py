@@ -67,3 +67,27 @@ def test_a_backup_never_overwrites_a_file(tmp_path, sqlite_target):
         )
         assert result.exit_code == 1 and "exists" in result.output
     assert existing.read_bytes() == b"do not touch"
+
+
+def test_a_backup_never_overwrites_a_file_that_appears_while_it_copies(
+    tmp_path, sqlite_target, monkeypatch
+):
+    # The name was free when the backup started; another program takes it meanwhile.
+    import sqlite3
+
+    from ledger.store import backup as backup_module
+
+    Ledger.init(sqlite_target).close()
+    target = tmp_path / "precious.db"
+    real_connect = sqlite3.connect
+
+    def connect_and_race(path, *args, **kwargs):
+        target.write_bytes(b"written meanwhile")
+        return real_connect(path, *args, **kwargs)
+
+    monkeypatch.setattr(backup_module.sqlite3, "connect", connect_and_race)
+    result = CliRunner().invoke(cli, ["--db", sqlite_target, "backup", str(target)])
+    assert result.exit_code == 1
+    assert "exists; a backup never overwrites a file" in result.output
+    assert target.read_bytes() == b"written meanwhile"
+    assert not list(tmp_path.glob(".precious.db*"))  # no partial copy left behind

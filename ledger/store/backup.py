@@ -34,7 +34,25 @@ def backup_sqlite(store: SqlEventStore, target: str) -> None:
             raw.driver_connection.backup(copy)
         finally:
             copy.close()
-        os.replace(partial, destination)
+        _publish(partial, destination)
     finally:
         partial.unlink(missing_ok=True)
         raw.close()
+
+
+def _publish(partial: Path, destination: Path) -> None:
+    """Give the finished copy its name, refusing a file that appeared there meanwhile.
+
+    A hard link fails when the name exists, where a rename would replace it;
+    on a file system without hard links, the rename after one more check.
+    """
+    try:
+        os.link(partial, destination)
+    except FileExistsError:
+        raise LedgerConfigError(f"{destination} exists; a backup never overwrites a file") from None
+    except OSError:
+        if destination.exists():
+            raise LedgerConfigError(
+                f"{destination} exists; a backup never overwrites a file"
+            ) from None
+        os.replace(partial, destination)
