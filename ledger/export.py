@@ -39,6 +39,23 @@ def export_document(
     """
     visible = list(_recorded_by(events, view))
     size, root = root_of(e.leaf_hash for e in visible)
+    return assemble(
+        view,
+        size=size,
+        root=root,
+        continuity=continuity_report(visible, view).to_json(),
+        sections=sections if sections is not None else project_ledger(visible, view).to_json(),
+    )
+
+
+def assemble(
+    view: View, *, size: int, root: str, continuity: dict[str, Any], sections: dict[str, Any]
+) -> dict[str, Any]:
+    """The export document from its parts, however they were computed.
+
+    `export_document` computes them from the events in memory (the reference);
+    `Ledger.export` from the store without holding the log.
+    """
     document: dict[str, Any] = {
         "format": EXPORT_FORMAT,
         "ledger": {
@@ -49,9 +66,9 @@ def export_document(
             "judged_on": view.judged_on.isoformat(),
             "timezone": view.tz.key,
         },
-        "continuity": continuity_report(visible, view).to_json(),
+        "continuity": continuity,
     }
-    document.update(sections if sections is not None else project_ledger(visible, view).to_json())
+    document.update(sections)
     return document
 
 

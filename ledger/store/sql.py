@@ -720,6 +720,16 @@ class SqlEventStore:
             value = conn.execute(select(func.coalesce(func.max(events_table.c.position), 0)))
             return int(value.scalar_one())
 
+    def size_known_at(self, recorded_key: str) -> int:
+        """How many events were recorded at or before `recorded_key` (record time follows position)."""
+        with self._connect() as conn:
+            value = conn.execute(
+                select(func.coalesce(func.max(events_table.c.position), 0)).where(
+                    events_table.c.recorded_at <= recorded_key
+                )
+            )
+            return int(value.scalar_one())
+
     def versions(self, subjects: Iterable[str]) -> dict[str, int]:
         """Current version per subject that has events."""
         result: dict[str, int] = {}
