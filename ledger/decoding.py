@@ -293,10 +293,8 @@ class _Worker:
             # which a process holding many files or sockets hands out.
             with selectors.DefaultSelector() as selector:
                 selector.register(pipe, selectors.EVENT_READ)
-                if not selector.select(WORKER_PATIENCE):
-                    raise _Gone("no answer")
-            size = int.from_bytes(_read_exactly(pipe, 8), "big")
-            answer: list[Decoded] | None = pickle.loads(_read_exactly(pipe, size))
+                size = int.from_bytes(_read_exactly(pipe, 8, selector), "big")
+                answer: list[Decoded] | None = pickle.loads(_read_exactly(pipe, size, selector))
         except _Gone:
             raise
         except Exception as exc:  # it is not speaking the protocol, or the pipe failed
@@ -334,9 +332,12 @@ class _Gone(Exception):
     """The worker cannot answer any more."""
 
 
-def _read_exactly(pipe: int, size: int) -> bytes:
+def _read_exactly(pipe: int, size: int, ready: selectors.BaseSelector) -> bytes:
+    """`size` bytes from the pipe; a worker silent for WORKER_PATIENCE, even mid-answer, is gone."""
     parts: list[bytes] = []
     while size > 0:
+        if not ready.select(WORKER_PATIENCE):
+            raise _Gone("no answer")
         part = os.read(pipe, min(size, 1 << 20))
         if not part:
             raise _Gone("the worker ended")

@@ -14,6 +14,7 @@ import io
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import orjson
@@ -185,8 +186,11 @@ def _id_of(raw: dict) -> str:
         "import sys; sys.stdout.write('garbage'); sys.stdout.flush()",  # breaks the protocol
         "import sys, pickle; sys.stdin.buffer.read(10); sys.exit(0)",  # dies mid-input
         "import time; time.sleep(60)",  # stalls
+        # stalls mid-answer (for an hour): a header announcing 100 bytes, then 10 of them
+        "import sys, time; sys.stdout.buffer.write((100).to_bytes(8, 'big') + b'x' * 10);"
+        " sys.stdout.flush(); time.sleep(3600)",
     ],
-    ids=["dies", "talks nonsense", "dies reading", "stalls"],
+    ids=["dies", "talks nonsense", "dies reading", "stalls", "stalls mid-answer"],
 )
 def test_a_broken_worker_costs_speed_never_events(
     make_ledger, tmp_path, small_groups, in_process, monkeypatch, worker
@@ -203,7 +207,12 @@ def test_a_broken_worker_costs_speed_never_events(
 
     monkeypatch.setattr(decoding.subprocess, "Popen", broken_popen)
     remote = make_ledger(str(tmp_path / "remote.db"), clock=Clock())
-    remote.import_lines(data)
+    # In a thread, so that an import that waits on the worker for ever fails
+    # here instead of hanging the suite (the worker's patience is half a second).
+    importing = threading.Thread(target=remote.import_lines, args=(data,), daemon=True)
+    importing.start()
+    importing.join(timeout=120)
+    assert not importing.is_alive(), "the import waited on a broken worker"
     assert small_groups[-1].remote == 0
     assert snapshot(remote) == snapshot(local)
 
