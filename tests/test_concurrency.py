@@ -91,6 +91,36 @@ def record_actors(
         results.put(("error", worker, traceback.format_exc()))
 
 
+def record_or_follow(
+    target: str, worker: int, count: int, barrier: Barrier, results: Queue[Any]
+) -> None:
+    """Worker -1 follows the log while the others record `count` actors each.
+
+    The follower polls for what comes after the last position it saw, as a
+    consumer of the log does, and notes any position that arrives before the
+    one before it (a gap it would have skipped for ever).
+    """
+    if worker >= 0:
+        record_actors(target, worker, count, barrier, results)
+        return
+    try:
+        store = SqlEventStore.open(target)
+        try:
+            barrier.wait(WAIT)
+            total, last, skipped, polls = 4 * count, 0, [], 0
+            while last < total and polls < 200_000:
+                polls += 1
+                for stored in store.read_all(after=last, batch_size=7, sources=False):
+                    if stored.position != last + 1:
+                        skipped.append((last, stored.position))
+                    last = stored.position
+            results.put(("ok", worker, last, skipped))
+        finally:
+            store.close()
+    except BaseException:
+        results.put(("error", worker, traceback.format_exc()))
+
+
 def reaffirm_with_retries(
     target: str, worker: int, count: int, barrier: Barrier, results: Queue[Any]
 ) -> None:
@@ -214,6 +244,24 @@ def test_four_processes_appending_to_distinct_subjects_leave_no_gap(
         assert len(store.subjects("actor")) == total
     finally:
         store.close()
+
+
+def test_a_reader_following_the_log_never_sees_a_position_before_the_one_before_it(
+    db_target: str, make_ledger: Callable[..., Ledger]
+) -> None:
+    # Four writers commit while a fifth process reads what follows the last
+    # position it saw: were position N+1 visible before N, it would skip N.
+    make_ledger(db_target)
+    count = 40
+    reports = run_workers(
+        record_or_follow,
+        [(db_target, w, count) for w in (-1, 0, 1, 2, 3)],
+        SPAWN.Barrier(5),
+    )
+    [follower] = [r for r in reports if r[1] == -1]
+    assert follower[2] == 4 * count  # it saw every event
+    assert follower[3] == []  # and never one before the one before it
+    assert_gap_free(stored_events(db_target))
 
 
 def test_writers_racing_on_one_subject_through_the_ledger_lose_cleanly_and_can_retry(
