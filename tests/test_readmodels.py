@@ -96,6 +96,29 @@ def test_a_point_query_reads_the_tables_and_does_not_replay_the_log(ledger, monk
     assert state["status"] == "delivered"
 
 
+@pytest.mark.parametrize(
+    "subject",
+    ["commitment/kr-ai-gpus-10000", "actor/lee-jae-myung", "office/president-of-korea"],
+)
+@pytest.mark.parametrize("which", ["as_of", "known_at"])
+def test_a_point_query_in_the_past_replays_only_the_subjects_involved(
+    ledger, monkeypatch, subject, which
+):
+    # --as-of / --known-at may replay, but the subject's history (and, for a
+    # commitment, the budget lines that fund it), never the whole log.
+    ledger.import_lines(example_lines())
+    moment = {"as_of": "2025-09-01", "known_at": "2100-01-01"}[which]
+    view = ledger.view(**{which: moment})
+    expected = ledger.state_json(view)[f"{subject.split('/')[0]}s"][subject]
+
+    def no_replay(*_args, **_kwargs):
+        raise AssertionError("the whole log was replayed")
+
+    monkeypatch.setattr(ledger.store, "read_all", no_replay)
+    monkeypatch.setattr(ledger.store, "histories", no_replay)
+    assert ledger.subject_state(subject, view) == expected
+
+
 def test_after_an_append_only_the_new_events_are_applied(ledger):
     lines = example_lines()
     ledger.import_lines(lines[:40])
