@@ -1224,69 +1224,44 @@ def _decode_row(row: Sequence[Any]) -> StoredEvent:
 _SOURCELESS_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in ("sources", "leaf_hash"))
 
 
-def _decode_sourceless_row(row: Sequence[Any]) -> StoredEvent:
-    (
-        position,
-        event_id,
-        type_,
-        subject,
-        version,
-        occurred_at,
-        occurred_key,
-        recorded_at,
-        recorded_by,
-        data,
-        schema,
-    ) = row
-    # A replay holds the whole log: types, subjects, recorders and days repeat
-    # across events, so each is kept once (interned).
-    return StoredEvent.trusted(
-        position=int(position),
-        id=str(event_id),
-        type=intern(str(type_)),
-        subject=intern(str(subject)),
-        version=int(version),
-        occurred_at=intern(str(occurred_at)),
-        recorded_at=str(recorded_at),
-        recorded_by=intern(str(recorded_by)),
-        data=orjson.loads(data),
-        sources=[],
-        leaf_hash="",
-        occurred_key=intern(str(occurred_key)),
-        schema=int(schema),
-    )
+def _sourceless_decoder(keep: Callable[[str], str]) -> Callable[[Sequence[Any]], StoredEvent]:
+    """A row decoder for replays without sources; `keep` is applied to repeating texts."""
+
+    def decode(row: Sequence[Any]) -> StoredEvent:
+        (
+            position,
+            event_id,
+            type_,
+            subject,
+            version,
+            occurred_at,
+            occurred_key,
+            recorded_at,
+            recorded_by,
+            data,
+            schema,
+        ) = row
+        return StoredEvent.trusted(
+            position=int(position),
+            id=str(event_id),
+            type=keep(str(type_)),
+            subject=keep(str(subject)),
+            version=int(version),
+            occurred_at=keep(str(occurred_at)),
+            recorded_at=str(recorded_at),
+            recorded_by=keep(str(recorded_by)),
+            data=orjson.loads(data),
+            sources=[],
+            leaf_hash="",
+            occurred_key=keep(str(occurred_key)),
+            schema=int(schema),
+        )
+
+    return decode
 
 
-def _decode_history_row(row: Sequence[Any]) -> StoredEvent:
-    """`_decode_sourceless_row` without interning: a history is dropped once folded.
-
-    The same conversions, so a row that one cannot read the other cannot either.
-    """
-    (
-        position,
-        event_id,
-        type_,
-        subject,
-        version,
-        occurred_at,
-        occurred_key,
-        recorded_at,
-        recorded_by,
-        data,
-        schema,
-    ) = row
-    return StoredEvent.trusted(
-        position=int(position),
-        id=str(event_id),
-        type=str(type_),
-        subject=str(subject),
-        version=int(version),
-        occurred_at=str(occurred_at),
-        recorded_at=str(recorded_at),
-        recorded_by=str(recorded_by),
-        data=orjson.loads(data),
-        sources=[],
-        leaf_hash="",
-        occurred_key=str(occurred_key),
-        schema=int(schema),
-    )
+# A replay that holds the whole log: types, subjects, recorders and days repeat
+# across events, so each is kept once (interned).
+_decode_sourceless_row = _sourceless_decoder(intern)
+# A history is dropped once folded: nothing to share (str of a str is itself).
+_decode_history_row = _sourceless_decoder(str)
