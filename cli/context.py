@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 import orjson
 
+from cli.output import batches
 from ledger.errors import InvalidEvent
 from ledger.service import Ledger
 
@@ -102,16 +103,8 @@ def make_view(ledger: Ledger, as_of: str | None, known_at: str | None) -> Any:
 
 def write_bytes(chunks: Iterable[bytes], *, batch: int = 1 << 16) -> None:
     """Write bytes to stdout as they are, in batches (click.echo finds the binary stream)."""
-    pending: list[bytes] = []
-    size = 0
-    for chunk in chunks:
-        pending.append(chunk)
-        size += len(chunk)
-        if size >= batch:
-            click.echo(b"".join(pending), nl=False)
-            pending, size = [], 0
-    if pending:
-        click.echo(b"".join(pending), nl=False)
+    for gathered in batches(chunks, batch):
+        click.echo(gathered, nl=False)
 
 
 def print_json(value: Any) -> None:

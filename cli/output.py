@@ -24,7 +24,7 @@ import re
 import secrets
 import stat
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -270,16 +270,8 @@ class Output:
 
     def write_all(self, chunks: Iterable[bytes], *, batch: int = 1 << 16) -> None:
         """Write every chunk, gathered in batches of about `batch` bytes."""
-        pending: list[bytes] = []
-        size = 0
-        for chunk in chunks:
-            pending.append(chunk)
-            size += len(chunk)
-            if size >= batch:
-                self.write(b"".join(pending))
-                pending, size = [], 0
-        if pending:
-            self.write(b"".join(pending))
+        for gathered in batches(chunks, batch):
+            self.write(gathered)
 
     def restart(self) -> None:
         """Throw away what was written so far (a temporary file only), to write again."""
@@ -329,6 +321,20 @@ class Output:
         if self._temp is not None:
             self._temp.unlink(missing_ok=True)
             self._temp = None
+
+
+def batches(chunks: Iterable[bytes], size: int = 1 << 16) -> Iterator[bytes]:
+    """The chunks joined into pieces of about `size` bytes: one write per piece, not per line."""
+    pending: list[bytes] = []
+    held = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield b"".join(pending)
+            pending, held = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 def write_atomically(path: str, chunks: Iterable[bytes], *, make_folders: bool = False) -> None:
