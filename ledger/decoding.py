@@ -111,12 +111,6 @@ def read_lines(stream: BinaryIO) -> Iterator[bytes]:
         yield line
 
 
-def parse_ndjson(lines: Iterable[bytes | str], start: int = 1) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed JSON) for each non-blank line; a bad line names itself."""
-    for number, _, raw in _json_lines(lines, start):
-        yield number, raw
-
-
 def _json_lines(lines: Iterable[bytes | str], start: int) -> Iterator[tuple[int, str, Any]]:
     """(line number, text, parsed JSON) for each non-blank line; a bad line names itself."""
     for number, line in enumerate(lines, start=start):

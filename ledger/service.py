@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledger import writing
 from ledger.bulk import bulk
-from ledger.decoding import Candidate, Decoder, decode_lines
+from ledger.decoding import Candidate, Decoder
 from ledger.errors import (
     InvalidEvent,
     LedgerConfigError,
@@ -127,10 +127,6 @@ class Ledger:
         return self.store.setting(ORIGIN_SETTING) or "policy-ledger.local/unnamed"
 
     # --- writing -------------------------------------------------------------
-
-    def candidates(self, lines: Iterable[bytes | str]) -> Iterator[Candidate]:
-        """Decode NDJSON input as it is read, in this process; the first bad line stops everything."""
-        return decode_lines(lines, self.user)
 
     def import_lines(self, lines: Iterable[bytes | str]) -> AppendResult:
         """Append NDJSON events: all of them or, on any error, none.
