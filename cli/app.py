@@ -21,8 +21,7 @@ import click
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from cli.context import DEFAULT_DB, Env, default_user
-from ledger.errors import LedgerError
-from ledger.projections.common import HistoryError
+from ledger.errors import HistoryError, LedgerError
 
 # Where each command lives. A command's module is imported only when that
 # command runs (or help lists them all), so `show` does not pay for

@@ -9,8 +9,8 @@ import click
 from cli.app import cli
 from cli.context import Env, json_option, make_view, pass_env, print_json, view_options
 from cli.render import table
-from ledger.events import SUBJECT_KINDS
-from ledger.projections.commitments import STATUSES
+from ledger.store import quick
+from ledger.vocabulary import STATUSES, SUBJECT_KINDS
 
 
 def _amount(quantity: dict[str, str] | None) -> str | None:
@@ -142,8 +142,12 @@ def show(env: Env, subject: str, as_of: str | None, known_at: str | None, as_jso
       policy-ledger show commitment/kr-ai-gpus --as-of 2025-05-01
       policy-ledger show office/president-of-korea --json
     """
-    ledger = env.ledger()
-    state = ledger.subject_state(subject, make_view(ledger, as_of, known_at))
+    state = None
+    if as_of is None and known_at is None:
+        state = quick.subject_state(env.db, env.user, subject)
+    if state is None:
+        ledger = env.ledger()
+        state = ledger.subject_state(subject, make_view(ledger, as_of, known_at))
     if as_json:
         print_json({"subject": subject, **state})
     elif subject.startswith("commitment/"):
@@ -247,15 +251,18 @@ def list_(
       policy-ledger list --kind commitment --status overdue
       policy-ledger list --area ai --actor actor/han-duck-soo --as-of 2025-06-04
     """
-    ledger = env.ledger()
-    view = make_view(ledger, as_of, known_at)
-    state = ledger.state_json(view)
     if status or area or actor:
         if kind not in (None, "commitment"):
             raise click.UsageError(
                 "--status, --area and --actor filter commitments, not --kind " + kind
             )
         kind = "commitment"
+    state = None
+    if as_of is None and known_at is None:
+        state = quick.state_sections(env.db, env.user)
+    if state is None:
+        ledger = env.ledger()
+        state = ledger.state_json(make_view(ledger, as_of, known_at))
     rows: list[dict[str, Any]] = []
     for section, section_kind in (
         ("actors", "actor"),

@@ -5,14 +5,19 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import orjson
 
 from cli.output import batches
 from ledger.errors import InvalidEvent
-from ledger.service import Ledger
+
+if TYPE_CHECKING:
+    # Imported when a command first opens the ledger: the service brings
+    # SQLAlchemy, pydantic and the event catalogue, which `--help` and the
+    # quick reads of `show` and `list` do without (ledger/store/quick.py).
+    from ledger.service import Ledger
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_DB = "policy-ledger.db"
@@ -40,6 +45,8 @@ class Env:
     def ledger(self) -> Ledger:
         """The ledger at --db, opened once per command."""
         if self._ledger is None:
+            from ledger.service import Ledger
+
             self._ledger = Ledger.open(self.db, user=self.user)
         return self._ledger
 

@@ -12,9 +12,17 @@
 
 Nothing is written when any of these is raised during an append: the store
 commits a whole batch or nothing.
+
+HistoryError is not a LedgerError: the pure folds raise it about a stored
+event, and the service turns it into a RuleViolation naming the input line.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ledger.records import StoredEvent
 
 
 class LedgerError(Exception):
@@ -78,3 +86,13 @@ class CorruptRecord(StorageError):
         super().__init__(
             f"position {position}: {reason}; the ledger was altered outside the program (run verify)"
         )
+
+
+class HistoryError(Exception):
+    """A history that breaks a rule at one event (pure-domain; the service names the line)."""
+
+    def __init__(self, event: StoredEvent, reason: str, field: str | None = None) -> None:
+        self.event = event
+        self.reason = reason
+        self.field = field
+        super().__init__(reason)

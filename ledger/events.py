@@ -34,13 +34,11 @@ from pydantic import (
 
 from ledger.errors import InvalidEvent
 from ledger.quantities import Quantity, format_amount
+from ledger.vocabulary import MAX_SLUG, SLUG_PATTERN, SUBJECT_KINDS
 
-SLUG_PATTERN = r"[a-z0-9]+(?:-[a-z0-9]+)*"
-SUBJECT_KINDS = ("actor", "office", "commitment", "budget")
 _SUBJECT_RE = re.compile(rf"^({'|'.join(SUBJECT_KINDS)})/({SLUG_PATTERN})$")
 _SLUG_RE = re.compile(rf"^{SLUG_PATTERN}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-MAX_SLUG = 100
 MAX_ITEMS = 100
 """Most targets, allocations, removed keys, sources or names one event may hold."""
 MAX_DEPTH = 32

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -35,7 +35,6 @@ from ledger.projections import (
     project_commitment,
     project_ledger,
 )
-from ledger.projections.commitments import StatusInputs
 from ledger.records import StoredEvent
 from ledger.replay import streamed_state, with_fallback
 from ledger.store.readmodels import (
@@ -50,6 +49,7 @@ from ledger.store.readmodels import (
     tenures,
 )
 from ledger.store.sql import SqlEventStore
+from ledger.vocabulary import judged
 
 if TYPE_CHECKING:  # the continuity module loads only when a report is asked for (not for `show`)
     from ledger.continuity import ContinuityReport, Grouping
@@ -351,18 +351,6 @@ def _name_act_sources(store: SqlEventStore, report: ContinuityReport) -> None:
             else replace(fate, act=replace(fate.act, source=Act.of(full[fate.act.id]).source))
             for fate in cohort.commitments
         ]
-
-
-def judged(sections: dict[str, dict[str, Any]], judged_on: date) -> dict[str, dict[str, Any]]:
-    """Read-model sections with each commitment's status judged on a day (export form)."""
-    for state in sections.get("commitments", {}).values():
-        raw = state.pop("_status_inputs")
-        due = raw["earliest_due"]
-        inputs = StatusInputs(
-            raw["closed"], date.fromisoformat(due) if due else None, raw["active"]
-        )
-        state["status"] = inputs.status(judged_on)
-    return sections
 
 
 @bulk

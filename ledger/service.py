@@ -35,7 +35,6 @@ from ledger.projections import (
 from ledger.readside import (
     catch_up,
     continuity_from_store,
-    judged,
     rebuild,
     state_from_store,
     state_sections,
@@ -47,6 +46,7 @@ from ledger.records import (
 )
 from ledger.store.readmodels import ReadModels
 from ledger.store.sql import SqlEventStore
+from ledger.vocabulary import judged
 from ledger.writing import AppendResult
 
 if TYPE_CHECKING:  # the continuity module loads only when a report is asked for

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,3 +107,17 @@ def test_the_decoding_worker_loads_no_store_service_or_write_path():
         ("ledger.service", "ledger.writing", "ledger.store", "ledger.readside", "sqlalchemy"),
         decoding,
     ) == []
+
+
+def test_the_quick_read_path_imports_only_the_standard_library_orjson_and_the_vocabulary():
+    # ledger/store/quick.py answers `show` and `list` without the service: if it
+    # imported the catalogue, the folds or SQLAlchemy it would start as slowly.
+    light = [ROOT / "ledger" / "store" / "quick.py", ROOT / "ledger" / "vocabulary.py"]
+    allowed = {"ledger.vocabulary", "orjson"}
+    heavy = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in light
+        for name in _imports(path)
+        if name.split(".")[0] not in sys.stdlib_module_names and name not in allowed
+    ]
+    assert heavy == []

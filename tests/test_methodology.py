@@ -21,8 +21,8 @@ import pytest
 from cli.commands_demo import example_lines
 from ledger.continuity import FATES, continuity_report
 from ledger.events import KNOWN_RUBRICS
-from ledger.projections.commitments import STATUSES
 from ledger.service import Ledger
+from ledger.vocabulary import STATUSES
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "methodology.md"
 OFFICE = "office/president-of-korea"

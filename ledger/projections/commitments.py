@@ -12,29 +12,11 @@ from ledger.events import stored_quantity
 from ledger.projections.common import HistoryError, event_data
 from ledger.quantities import Quantity, format_amount, format_total
 from ledger.records import StoredEvent
+from ledger.vocabulary import StatusInputs
 
 _fromisoformat = date.fromisoformat
 
 FUNDING_PHASES = ("proposed", "approved", "executed")
-STATUSES = ("withdrawn", "superseded", "delivered", "overdue", "in-progress", "pledged")
-
-
-@dataclass(frozen=True)
-class StatusInputs:
-    """What a commitment's status is judged from; the read models store these columns."""
-
-    closed: str | None  # withdrawn, superseded or delivered: the first that applies
-    earliest_due: date | None
-    active: bool  # a progress report, or approved/adjusted/executed money
-
-    def status(self, judged_on: date) -> str:
-        """First match: closed; overdue (a due date before the day judged); in-progress; pledged."""
-        if self.closed is not None:
-            return self.closed
-        if self.earliest_due is not None and self.earliest_due < judged_on:
-            return "overdue"
-        return "in-progress" if self.active else "pledged"
-
 
 @dataclass
 class TargetState:

@@ -1,4 +1,5 @@
-"""What every fold shares: the ordering of a history, the clocks, and HistoryError."""
+"""What every fold shares: the ordering of a history, the clocks, and HistoryError (defined
+in ledger/errors.py, so that the command line can catch it without importing the folds)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ledger import upcasting
+from ledger.errors import HistoryError as HistoryError  # re-exported: the folds raise it
 from ledger.events import EventRetracted, upcast_data
 from ledger.records import StoredEvent, format_recorded_at
-
-
-class HistoryError(Exception):
-    """A history that breaks a rule at one event (pure-domain; the service names the line)."""
-
-    def __init__(self, event: StoredEvent, reason: str, field: str | None = None) -> None:
-        self.event = event
-        self.reason = reason
-        self.field = field
-        super().__init__(reason)
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,12 @@ from typing import Any
 from markupsafe import Markup
 
 from ledger.continuity import FATES
-from ledger.projections.commitments import STATUSES
 from ledger.quantities import is_currency
 from ledger.report.administrations import Administration
 from ledger.report.amounts import exact_amount, human_amount, percent, uses_korean_units
 from ledger.report.charts import Bar, BarGroup, bar_chart, stacked_bar
 from ledger.report.pages import ReportData, TransitionRef
+from ledger.vocabulary import STATUSES
 
 
 @dataclass(frozen=True)
