@@ -21,7 +21,6 @@ import contextlib
 import errno
 import os
 import re
-import secrets
 import stat
 import sys
 from collections.abc import Iterable, Iterator
@@ -236,6 +235,8 @@ class Output:
         # The name's start only: a name near the file system's limit must still fit.
         stem = self._target.name[:64]
         for _ in range(100):
+            import secrets  # here: it costs `show` a tenth of its start-up
+
             temp = folder / f".{stem}.{secrets.token_hex(6)}.tmp"
             try:
                 # A new file: 0666 less the umask (the kernel applies it), as any program makes.

@@ -227,3 +227,14 @@ def test_the_quick_reader_writes_nothing(tmp_path):
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert quick.state_sections(db, "editor") is not None
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_a_ledger_whose_path_holds_uri_characters_is_read_quickly(tmp_path, monkeypatch):
+    folder = tmp_path / "news room #1 (100%?)"
+    folder.mkdir()
+    db = _ledger(folder / "a?b#c%20d.db", list(example_lines()))
+    expected = _run(db, "show", "commitment/kr-ai-gpus-10000", quick_read=False)
+    with monkeypatch.context() as patched:
+        _without_service(patched)
+        assert _run(db, "show", "commitment/kr-ai-gpus-10000", quick_read=True) == expected
+    assert not (folder / "a").exists()  # nothing created at a misread name
