@@ -5,6 +5,9 @@ nothing else. When those tables already reflect the whole log, that takes the
 standard library and orjson: no SQLAlchemy, no pydantic, no event catalogue,
 which are most of a command's start-up on a small ledger (docs/performance.md).
 
+A published copy in a folder nobody can write to is read in place this way
+(see `_published`); every other command needs to write beside the ledger.
+
 This module answers only that happy case, read-only, in one read transaction,
 and says None for anything else: a URL rather than a file, a file that is not
 a ledger of this release's layout, read models behind the log (they must be
@@ -183,9 +186,28 @@ def _ledger_file(target: str) -> str | None:
 
 
 def _uri(path: str) -> str:
-    """An SQLite URI for a file path: `%`, `?` and `#` escaped, nothing created (mode=rw)."""
+    """An SQLite URI for a file path: `%`, `?` and `#` escaped, nothing created (mode=rw),
+    or read as immutable when the ledger is published read-only (see `_published`)."""
     escaped = path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    if _published(path):
+        return f"file:{escaped}?mode=ro&immutable=1"
     return f"file:{escaped}?mode=rw"
+
+
+def _published(path: str) -> bool:
+    """A ledger in a folder this process cannot write to, with no write-ahead log beside it.
+
+    A copy on read-only media, say. SQLite cannot make the shared-memory
+    index a WAL-mode read needs there, so an ordinary open fails; read as
+    immutable it needs none. That is sound only while nothing writes the
+    file: with no -wal file no connection has it open (the last to close
+    removes it), and a writer that opens it now writes to a new -wal, not to
+    this file, until a checkpoint far beyond one read. With a -wal file,
+    committed events may live only there: the ordinary path is taken.
+    """
+    if os.access(os.path.dirname(path), os.W_OK):
+        return False
+    return not os.path.lexists(f"{path}-wal")
 
 
 def _plain_name(user: str) -> bool:
