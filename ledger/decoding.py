@@ -129,9 +129,14 @@ def _json_lines(lines: Iterable[bytes | str], start: int) -> Iterator[tuple[int,
             raw = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             raise InvalidEvent(f"not valid JSON ({exc.msg})", line=number) from None
-        if len(_KEY_ENDS.findall(line)) != _keys_in(raw):
-            _refuse_repeated_keys(line, number)
+        refuse_repeated_keys(line, raw, number)
         yield number, line, raw
+
+
+def refuse_repeated_keys(text: str, parsed: Any, number: int) -> None:
+    """Refuse a JSON line in which one object names a key twice, naming the key and the line."""
+    if len(_KEY_ENDS.findall(text)) != _keys_in(parsed):
+        _refuse_repeated_keys(text, number)
 
 
 # A JSON reader keeps the last of two equal keys in one object, silently; an

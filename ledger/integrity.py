@@ -26,6 +26,7 @@ from ledger.checkpoint import (
     sign_checkpoint,
     verify_checkpoint,
 )
+from ledger.decoding import refuse_repeated_keys
 from ledger.errors import InvalidEvent, NotFound
 from ledger.events import Event, decode_event, one_line
 from ledger.merkle import (
@@ -218,6 +219,9 @@ def read_mirror_lines(lines: Iterable[bytes | str]) -> Iterator[StoredEvent]:
             raw = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise InvalidEvent(f"not valid JSON ({exc.msg})", line=number) from None
+        # The leaf hash covers only the values kept, so a repeated key's other
+        # value would vanish unseen: refused, as an import refuses it.
+        refuse_repeated_keys(text, raw, number)
         if not isinstance(raw, dict) or set(raw) - {"schema"} != set(STORED_FIELDS):
             missing = sorted(set(STORED_FIELDS) - set(raw)) if isinstance(raw, dict) else []
             raise InvalidEvent(

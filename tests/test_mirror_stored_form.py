@@ -243,3 +243,25 @@ def test_the_cli_refuses_an_amount_with_a_separator_in_one_line(
     )
     shown = runner.invoke(cli, ["--db", sqlite_target, "verify"])
     assert shown.output.startswith("intact: 0 events")
+
+
+@pytest.mark.parametrize("where", ["top", "data"])
+def test_a_line_naming_a_key_twice_is_refused_as_an_import_refuses_it(
+    any_ledger, source_lines, where
+):
+    # The leaf hash covers the value a JSON reader keeps (the last), so the
+    # other one would vanish unseen; an import refuses the same line.
+    lines = list(source_lines)
+    line = lines[PLEDGE - 1]
+    if where == "top":
+        repeated = line.replace(b'{"data":', b'{"type":"ActorRegistered","data":', 1)
+        key = "type"
+    else:
+        repeated = line.replace(b'"data":{', b'"data":{"by":"actor/nobody",', 1)
+        key = "by"
+    assert repeated != line
+    lines[PLEDGE - 1] = repeated
+    with pytest.raises(InvalidEvent) as refused:
+        any_ledger.import_mirror(lines)
+    assert str(refused.value) == f"line {PLEDGE}: the key '{key}' appears twice in one object"
+    assert any_ledger.store.head() == 0
