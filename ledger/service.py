@@ -46,14 +46,13 @@ from ledger.records import (
 )
 from ledger.store.readmodels import ReadModels
 from ledger.store.sql import SqlEventStore
-from ledger.vocabulary import judged
+from ledger.vocabulary import TZ_SETTING, judged
 from ledger.writing import AppendResult
 
 if TYPE_CHECKING:  # the continuity module loads only when a report is asked for
     from ledger.continuity import ContinuityReport, Grouping
 
 Clock = Callable[[], datetime]
-TZ_SETTING = "timezone"
 ORIGIN_SETTING = "origin"
 
 

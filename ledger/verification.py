@@ -34,11 +34,9 @@ from ledger.records import (
     orjson_is_canonical,
 )
 from ledger.store.sql import SqlEventStore, decode_row
+from ledger.vocabulary import TZ_SETTING
 
 Progress = Callable[[int], None]
-
-TZ_SETTING = "timezone"
-"""The ledger setting that holds its IANA time zone (ledger.service reads the same key)."""
 
 
 # --- the report ----------------------------------------------------------------------------

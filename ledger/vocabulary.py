@@ -15,6 +15,10 @@ SLUG_PATTERN = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 SUBJECT_KINDS = ("actor", "office", "commitment", "budget")
 MAX_SLUG = 100
 STATUSES = ("withdrawn", "superseded", "delivered", "overdue", "in-progress", "pledged")
+TZ_SETTING = "timezone"
+"""The ledger_settings key holding the ledger's time zone (bare dates are days there)."""
+READ_MODEL_TRACKER = "state"
+"""The readmodel_tracking row whose position the read-model tables reflect."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,19 @@ class StatusInputs:
         if self.earliest_due is not None and self.earliest_due < judged_on:
             return "overdue"
         return "in-progress" if self.active else "pledged"
+
+
+def with_status_inputs(
+    state: dict[str, Any], closed: str | None, earliest_due: str | None, active: Any
+) -> dict[str, Any]:
+    """A commitment's state read from the read models, carrying the columns its status is
+    judged from (`judged` replaces them with the status on the day asked)."""
+    state["_status_inputs"] = {
+        "closed": closed,
+        "earliest_due": earliest_due,
+        "active": bool(active),
+    }
+    return state
 
 
 def judged(sections: dict[str, dict[str, Any]], judged_on: date) -> dict[str, dict[str, Any]]:

@@ -34,7 +34,15 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from ledger.vocabulary import MAX_SLUG, SLUG_PATTERN, SUBJECT_KINDS, judged
+from ledger.vocabulary import (
+    MAX_SLUG,
+    READ_MODEL_TRACKER,
+    SLUG_PATTERN,
+    SUBJECT_KINDS,
+    TZ_SETTING,
+    judged,
+    with_status_inputs,
+)
 
 # Every table of the layout this release writes (ledger/store/sql.py's and
 # ledger/store/readmodels.py's metadata; a test keeps the two lists equal).
@@ -58,8 +66,6 @@ TABLES = frozenset(
     }
 )
 SECTIONS = ("actors", "offices", "commitments", "budgets")
-TRACKER = "state"  # readmodels.TRACKER
-TZ_SETTING = "timezone"  # service.TZ_SETTING
 DISABLE_ENV = "POLICY_LEDGER_QUICK_READ"  # "0" sends every read through the full path
 
 _SUBJECT_RE = re.compile(rf"({'|'.join(SUBJECT_KINDS)})/({SLUG_PATTERN})")
@@ -134,7 +140,7 @@ def _checked(conn: sqlite3.Connection) -> ZoneInfo | None:
         return None
     (head,) = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
     tracked = conn.execute(
-        "SELECT position FROM readmodel_tracking WHERE name = ?", (TRACKER,)
+        "SELECT position FROM readmodel_tracking WHERE name = ?", (READ_MODEL_TRACKER,)
     ).fetchone()
     if tracked is None or tracked[0] != head:
         return None
@@ -160,13 +166,7 @@ def _section(
     out: dict[str, dict[str, Any]] = {}
     for row in rows:
         state: dict[str, Any] = orjson.loads(row[1])
-        if name == "commitments":
-            state["_status_inputs"] = {
-                "closed": row[2],
-                "earliest_due": row[3],
-                "active": bool(row[4]),
-            }
-        out[str(row[0])] = state
+        out[str(row[0])] = with_status_inputs(state, *row[2:]) if name == "commitments" else state
     return out
 
 

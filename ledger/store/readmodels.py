@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 
 from ledger.store.sql import Position, SqlEventStore, chunks
+from ledger.vocabulary import READ_MODEL_TRACKER, with_status_inputs
 
 readmodel_metadata = MetaData()
 
@@ -134,7 +135,6 @@ _BY_SUBJECT: tuple[tuple[Table, str], ...] = (
     (budgets, "subject"),
 )
 _SECTIONS = {"actors": actors, "offices": offices, "commitments": commitments, "budgets": budgets}
-TRACKER = "state"
 
 
 @dataclass
@@ -196,8 +196,8 @@ class ReadModels:
                         conn.execute(delete(table).where(table.c[column].in_(chunk)))
             for name, table_rows in rows.tables.items():
                 _insert(conn, readmodel_metadata.tables[name], table_rows)
-            conn.execute(delete(tracking).where(tracking.c.name == TRACKER))
-            conn.execute(tracking.insert().values(name=TRACKER, position=position))
+            conn.execute(delete(tracking).where(tracking.c.name == READ_MODEL_TRACKER))
+            conn.execute(tracking.insert().values(name=READ_MODEL_TRACKER, position=position))
         return True
 
     def section(
@@ -224,11 +224,7 @@ def _with_status_inputs(section: str, row: RowMapping) -> dict[str, Any]:
     state: dict[str, Any] = orjson.loads(row["state"])
     if section == "commitments":
         # The caller judges the status for its day from these; see StatusInputs.
-        state["_status_inputs"] = {
-            "closed": row["closed"],
-            "earliest_due": row["earliest_due"],
-            "active": bool(row["active"]),
-        }
+        return with_status_inputs(state, row["closed"], row["earliest_due"], row["active"])
     return state
 
 
@@ -259,5 +255,7 @@ def _insert(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None
 
 
 def _tracked(conn: Connection) -> int:
-    row = conn.execute(select(tracking.c.position).where(tracking.c.name == TRACKER)).first()
+    row = conn.execute(
+        select(tracking.c.position).where(tracking.c.name == READ_MODEL_TRACKER)
+    ).first()
     return 0 if row is None else int(row[0])
