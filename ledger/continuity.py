@@ -53,7 +53,7 @@ from ledger.projections.commitments import (
     apply_commitment_event,
     copy_commitment,
 )
-from ledger.projections.common import View, live_events
+from ledger.projections.common import View, Visible, live_events
 from ledger.projections.offices import OfficeState, Tenure, fold_office
 from ledger.quantities import exact_arithmetic, format_amount, format_total
 from ledger.records import StoredEvent, instant_key, occurred_instant
@@ -68,11 +68,13 @@ __all__ = [
     "CommitmentFate",
     "ContinuityReport",
     "Holding",
+    "OutOfOrder",
     "Transition",
     "TransitionReport",
     "Window",
     "compare_targets",
     "continuity_report",
+    "continuity_streamed",
     "decide_fate",
     "transitions",
 ]
@@ -262,14 +264,24 @@ def _index(histories: Mapping[str, Sequence[StoredEvent]], view: View) -> _Ledge
             ledger.commitments[subject] = _History.of(live)
         else:
             ledger.budget_lines[subject] = _History.of(live)
-            for stored in live:
-                for named in {a["commitment"] for a in stored.data.get("allocations", [])}:
-                    allocating.setdefault(named, []).append(stored)
-    ledger.allocating = {
+            _index_allocations(allocating, live)
+    ledger.allocating = _funding(allocating)
+    return ledger
+
+
+def _index_allocations(allocating: dict[str, list[StoredEvent]], line: list[StoredEvent]) -> None:
+    """Add a line's events to the lists of the commitments they allocate to."""
+    for stored in line:
+        for named in {a["commitment"] for a in stored.data.get("allocations", [])}:
+            allocating.setdefault(named, []).append(stored)
+
+
+def _funding(allocating: dict[str, list[StoredEvent]]) -> dict[str, _History]:
+    """Each commitment's allocating events in valid-time order."""
+    return {
         subject: _History.of(sorted(events, key=lambda e: (e.occurred_key, e.position)))
         for subject, events in allocating.items()
     }
-    return ledger
 
 
 def _grouped(
@@ -486,16 +498,18 @@ class _Followed:
 
 
 def _follow(
-    ledger: _Ledger,
-    subject: str,
+    history: _History,
+    funding: _History | None,
     window: Window,
-    judged: View,
     wanted: frozenset[str],
     by: str | None,
     area: str | None,
 ) -> _Followed | None:
-    """A commitment's fate in the window, if it belongs to the cohort (`wanted` capacities)."""
-    history = ledger.commitments[subject]
+    """A commitment's fate in the window, if it belongs to the cohort (`wanted` capacities).
+
+    `funding` holds the budget events allocating to it. The targets returned
+    are the running state's: valid until the history is asked again.
+    """
     made = history.events[0].data
     if made.get("capacity") not in wanted or (by is not None and made.get("by") != by):
         return None
@@ -506,16 +520,34 @@ def _follow(
     if state is None or _closed(state):
         return None
     own = [e for e in history.within(window.start_key, window.end_key) if _is_government_act(e)]
-    funding = ledger.allocating.get(subject)
     money = funding.within(window.start_key, window.end_key) if funding else []
     acts = sorted([*own, *money], key=lambda e: (e.occurred_key, e.position))
     revised = any(a.type == "CommitmentRevised" for a in acts)
     at_end = history.state_after(state, window.end_key) if revised else state
     fate, act = decide_fate(acts, state.targets, at_end.targets if at_end else {})
     decided = CommitmentFate(
-        subject, state.title, state.by, state.made_at, state.capacity, fate, _act(act)
+        history.events[0].subject,
+        state.title,
+        state.by,
+        state.made_at,
+        state.capacity,
+        fate,
+        _act(act),
     )
-    return _Followed(subject, state.targets, decided)
+    return _Followed(decided.subject, state.targets, decided)
+
+
+def _follow_in(
+    history: _History, funding: _History | None, window: Window, incoming: str, area: str | None
+) -> tuple[_Followed | None, _Followed | None]:
+    """The commitment as a member of the window's live set, or else of what `incoming` carried in."""
+    made_key = history.keys[0]
+    if made_key > window.start_key:
+        return None, None
+    live = _follow(history, funding, window, GOVERNING_CAPACITIES, None, area)
+    if live is not None or made_key == window.start_key:
+        return live, None
+    return None, _follow(history, funding, window, CAMPAIGN_CAPACITIES, incoming, area)
 
 
 def _closed(state: CommitmentState) -> bool:
@@ -530,50 +562,60 @@ def _act(stored: StoredEvent | None) -> Act | None:
     return Act.of(stored) if stored is not None else None
 
 
-def _cohort(
-    followed: list[_Followed], approved: Mapping[tuple[str, str | None, str], Decimal]
-) -> Cohort:
-    pledged: dict[str, Decimal] = {}
-    for one in followed:
+@dataclass
+class _Tally:
+    """A cohort as its members are followed: their fates and the sums of their targets at t.
+
+    The sums are taken as each member is added, so the running state its
+    targets come from may move on.
+    """
+
+    fates: list[CommitmentFate] = field(default_factory=list)
+    pledged: dict[str, Decimal] = field(default_factory=dict)
+
+    def add(self, one: _Followed) -> None:
+        self.fates.append(one.fate)
+        pledged = self.pledged
         for target in one.targets.values():
             unit = target.quantity.unit
             pledged[unit] = pledged.get(unit, Decimal(0)) + target.quantity.amount
-    members = {one.subject for one in followed}
-    appropriated: dict[str, Decimal] = {}
-    for (subject, _target, unit), amount in approved.items():
-        if subject in members:
-            appropriated[unit] = appropriated.get(unit, Decimal(0)) + amount
-    return Cohort([one.fate for one in followed], pledged, appropriated)
+
+    def cohort(self, approved: Mapping[tuple[str, str | None, str], Decimal]) -> Cohort:
+        """The cohort, its members' approved money in the window summed by unit."""
+        members = {fate.subject for fate in self.fates}
+        appropriated: dict[str, Decimal] = {}
+        for (subject, _target, unit), amount in approved.items():
+            if subject in members:
+                appropriated[unit] = appropriated.get(unit, Decimal(0)) + amount
+        return Cohort(sorted(self.fates, key=_by_subject), self.pledged, appropriated)
 
 
-def _approved_in(ledger: _Ledger, window: Window) -> dict[tuple[str, str | None, str], Decimal]:
+def _approved_in(
+    lines: Iterable[_History], window: Window
+) -> dict[tuple[str, str | None, str], Decimal]:
     """Latest approved-or-adjusted allocation per line and target inside the window, summed."""
-    lines = (h.within(window.start_key, window.end_key) for h in ledger.budget_lines.values())
-    funded = latest_allocations(lines)
+    funded = latest_allocations(line.within(window.start_key, window.end_key) for line in lines)
     return {key: phases["approved"] for key, phases in funded.items() if "approved" in phases}
 
 
+def _window(transition: Transition, end: datetime, view: View) -> Window:
+    return Window(transition.at, end, view.tz, complete=end <= view.judged_at)
+
+
 def _report_transition(
-    ledger: _Ledger, transition: Transition, end: datetime, view: View, area: str | None
+    ledger: _Ledger, transition: Transition, window: Window, area: str | None
 ) -> TransitionReport:
-    window = Window(transition.at, end, view.tz, complete=end <= view.judged_at)
-    judged = View(now=view.now, as_of=transition.at, known_at=view.known_at, tz=view.tz)
-    live: list[_Followed] = []
-    carried: list[_Followed] = []
+    live, carried = _Tally(), _Tally()
     incoming = transition.incoming.holder
     for subject in sorted(ledger.commitments):
-        made_key = ledger.commitments[subject].keys[0]
-        if made_key > window.start_key:
-            continue
-        one = _follow(ledger, subject, window, judged, GOVERNING_CAPACITIES, None, area)
-        if one is not None:
-            live.append(one)
-        elif made_key < window.start_key:
-            one = _follow(ledger, subject, window, judged, CAMPAIGN_CAPACITIES, incoming, area)
-            if one is not None:
-                carried.append(one)
-    approved = _approved_in(ledger, window)
-    return TransitionReport(transition, window, _cohort(live, approved), _cohort(carried, approved))
+        history, funding = ledger.commitments[subject], ledger.allocating.get(subject)
+        member, carried_in = _follow_in(history, funding, window, incoming, area)
+        if member is not None:
+            live.add(member)
+        if carried_in is not None:
+            carried.add(carried_in)
+    approved = _approved_in(ledger.budget_lines.values(), window)
+    return TransitionReport(transition, window, live.cohort(approved), carried.cohort(approved))
 
 
 # --- the report ----------------------------------------------------------------
@@ -596,6 +638,55 @@ class ContinuityReport:
         }
 
 
+def _check_options(horizon_days: int, by: str) -> None:
+    if horizon_days < 1:
+        raise ValueError(f"the horizon must be at least one day, not {horizon_days}")
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, not '{by}'")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The windows a report covers: the offices chosen (sorted) and each one's, in time order."""
+
+    offices: dict[str, list[tuple[Transition, Window]]]
+
+    @property
+    def slots(self) -> list[tuple[Transition, Window]]:
+        """Every window, office after office."""
+        return [slot for windows in self.offices.values() for slot in windows]
+
+    def report(
+        self, reported: Sequence[TransitionReport], by: str, horizon_days: int, area: str | None
+    ) -> ContinuityReport:
+        """The report of these windows, given each one's TransitionReport in `slots` order."""
+        found = iter(reported)
+        reports = {
+            office: [next(found) for _ in windows] for office, windows in self.offices.items()
+        }
+        return ContinuityReport(reports, by, horizon_days, area)
+
+
+def _plan(
+    offices: Mapping[str, OfficeState],
+    office: str | None,
+    by: Grouping,
+    horizon_days: int,
+    view: View,
+) -> _Plan:
+    if office is not None and office not in offices:
+        raise NotFound(f"{office} has no visible events in this view")
+    horizon = timedelta(days=horizon_days)
+    planned: dict[str, list[tuple[Transition, Window]]] = {}
+    for subject in [office] if office is not None else sorted(offices):
+        found = transitions(offices[subject], by, tz=view.tz)
+        planned[subject] = [
+            (t, _window(t, _window_end(t, found[i + 1 :], horizon), view))
+            for i, t in enumerate(found)
+        ]
+    return _Plan(planned)
+
+
 @bulk
 @exact_arithmetic
 def continuity_report(
@@ -608,23 +699,88 @@ def continuity_report(
     area: str | None = None,
 ) -> ContinuityReport:
     """The continuity report of every office (or one) for the events a view sees."""
-    if horizon_days < 1:
-        raise ValueError(f"the horizon must be at least one day, not {horizon_days}")
-    if by not in GROUPINGS:
-        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, not '{by}'")
+    _check_options(horizon_days, by)
     ledger = _index(_grouped(events), view)
-    if office is not None and office not in ledger.offices:
-        raise NotFound(f"{office} has no visible events in this view")
-    chosen = [office] if office is not None else sorted(ledger.offices)
-    horizon = timedelta(days=horizon_days)
-    reports: dict[str, list[TransitionReport]] = {}
-    for subject in chosen:
-        found = transitions(ledger.offices[subject], by, tz=view.tz)
-        reports[subject] = [
-            _report_transition(ledger, t, _window_end(t, found[i + 1 :], horizon), view, area)
-            for i, t in enumerate(found)
-        ]
-    return ContinuityReport(reports, by, horizon_days, area)
+    plan = _plan(ledger.offices, office, by, horizon_days, view)
+    reported = [_report_transition(ledger, t, window, area) for t, window in plan.slots]
+    return plan.report(reported, by, horizon_days, area)
+
+
+class OutOfOrder(Exception):
+    """A budget line came after a commitment: `continuity_streamed` cannot follow that order."""
+
+
+@bulk
+@exact_arithmetic
+def continuity_streamed(
+    offices: Iterable[StoredEvent],
+    histories: Iterable[Sequence[StoredEvent]],
+    view: View,
+    *,
+    office: str | None = None,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    by: Grouping = "administration",
+    area: str | None = None,
+) -> ContinuityReport:
+    """`continuity_report` of a log handed over one subject's history at a time.
+
+    `continuity_report` holds every commitment's and budget line's events
+    (2.9 GB at a million); this holds one commitment at a time. The offices'
+    events come first, to know the windows; then `histories`, each a
+    subject's every event, every budget line before any commitment (the order
+    of text: "budget/" sorts before "commitment/"; other subjects are passed
+    over). Of each line only the events inside some window are kept, which is
+    all a window asks of it; each commitment is followed through every window
+    as it comes, its cohorts' sums taken at once, and let go. The report is
+    `continuity_report`'s, cohorts sorted by subject as always. A line after
+    a commitment raises `OutOfOrder`; the caller runs `continuity_report`.
+    """
+    _check_options(horizon_days, by)
+    known = _index(_grouped(offices), view)
+    slots = (plan := _plan(known.offices, office, by, horizon_days, view)).slots
+    tallies = [(_Tally(), _Tally()) for _ in slots]
+    bounds = [(window.start_key, window.end_key) for _, window in slots]
+    visible = Visible(view)
+    lines: list[_History] = []
+    allocating: dict[str, list[StoredEvent]] = {}
+    funding: dict[str, _History] | None = None  # `allocating` indexed, once the lines are done
+    for history in histories:
+        subject = history[0].subject
+        kind = subject_kind(subject)
+        if kind == "budget":
+            if funding is not None:
+                raise OutOfOrder(f"{subject} came after a commitment")
+            kept = [e for e in visible(history) if _inside(e.occurred_key, bounds)]
+            if kept:
+                lines.append(_History.of(kept))
+                _index_allocations(allocating, kept)
+        elif kind == "commitment":
+            if funding is None:
+                funding = _funding(allocating)
+            live = visible(history)
+            if not live:
+                continue
+            followed = _History.of(live)
+            for (transition, window), (members, carried) in zip(slots, tallies, strict=True):
+                member, carried_in = _follow_in(
+                    followed, funding.get(subject), window, transition.incoming.holder, area
+                )
+                if member is not None:
+                    members.add(member)
+                if carried_in is not None:
+                    carried.add(carried_in)
+    reported = []
+    for (transition, window), (members, carried) in zip(slots, tallies, strict=True):
+        approved = _approved_in(lines, window)
+        reported.append(
+            TransitionReport(transition, window, members.cohort(approved), carried.cohort(approved))
+        )
+    return plan.report(reported, by, horizon_days, area)
+
+
+def _inside(key: str, bounds: list[tuple[str, str]]) -> bool:
+    """Whether an instant lies in some window (start, end]: the only events a window reads."""
+    return any(start < key <= end for start, end in bounds)
 
 
 def _window_end(

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from ledger.bulk import bulk
+from ledger.errors import NotFound
 from ledger.events import subject_kind
 from ledger.projections import (
     ActorState,
@@ -312,22 +313,42 @@ def continuity_from_store(
     The same report as `continuity_report(store.read_all(), view, ...)`: the
     report folds offices, commitments and budget lines only (each subject's
     retractions are in its own history), so the scan leaves the other
-    subjects in the database; and it reads an event's sources only to name
-    the source of an act, so those are read afterwards for the acts alone.
-    `horizon_days` None is the report's default (DEFAULT_HORIZON_DAYS).
+    subjects' events undecoded or unheld; and it reads an event's sources only
+    to name the source of an act, so those are read afterwards for the acts
+    alone. It reads the offices first, then every history one subject at a
+    time (`continuity_streamed`), holding one commitment's events at a time.
+    Should that fail, the plain report of the whole log runs and says what is
+    wrong, as it always has; an unknown office is known from the offices
+    alone. `horizon_days` None is the report's default (DEFAULT_HORIZON_DAYS).
     """
-    from ledger.continuity import DEFAULT_HORIZON_DAYS, continuity_report
+    from ledger.continuity import DEFAULT_HORIZON_DAYS, continuity_report, continuity_streamed
 
-    report = continuity_report(
-        _folded_events(store, CONTINUITY_KINDS),
-        view,
-        office=office,
-        horizon_days=DEFAULT_HORIZON_DAYS if horizon_days is None else horizon_days,
-        by=by,
-        area=area,
-    )
+    options: dict[str, Any] = {
+        "office": office,
+        "horizon_days": DEFAULT_HORIZON_DAYS if horizon_days is None else horizon_days,
+        "by": by,
+        "area": area,
+    }
+    head = store.head()
+
+    def streamed() -> ContinuityReport:
+        offices = _upto(_folded_events(store, ("office",)), head)
+        return continuity_streamed(offices, store.histories(head), view, **options)
+
+    def plain() -> ContinuityReport:
+        return continuity_report(_folded_events(store, CONTINUITY_KINDS), view, **options)
+
+    report = with_fallback(streamed, plain, final=(NotFound,))
     _name_act_sources(store, report)
     return report
+
+
+def _upto(events: Iterable[StoredEvent], head: int) -> Iterator[StoredEvent]:
+    """The events at positions up to `head`: the log as it stood when the report began."""
+    for stored in events:
+        if stored.position > head:
+            return
+        yield stored
 
 
 def _name_act_sources(store: SqlEventStore, report: ContinuityReport) -> None:

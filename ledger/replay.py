@@ -31,10 +31,18 @@ _T = TypeVar("_T")
 _position = attrgetter("position")
 
 
-def with_fallback(fast: Callable[[], _T], plain: Callable[[], _T]) -> _T:
-    """`fast()`, or `plain()` when `fast` raises: the plain path says what is wrong."""
+def with_fallback(
+    fast: Callable[[], _T], plain: Callable[[], _T], *, final: tuple[type[Exception], ...] = ()
+) -> _T:
+    """`fast()`, or `plain()` when `fast` raises: the plain path says what is wrong.
+
+    Exceptions of the `final` types are raised as they are: the caller knows
+    the plain path would decide the same.
+    """
     try:
         return fast()
+    except final:
+        raise
     except Exception:  # whatever failed, the plain fold decides what is reported
         pass
     # Outside the handler, so an error the plain fold raises is not chained to the first.
