@@ -243,7 +243,7 @@ def reads(context: Context) -> list[Row]:
         ("full rebuild (Ledger.state)", "rebuild", rate_at_least(100_000)),
         ("read-model rebuild", "read-model-rebuild", rate_at_least(100_000)),
         ("verify", "verify", rate_at_least(150_000)),
-        ("export (document + bytes)", "export", None),
+        ("export (the bytes, as the command writes them)", "export", None),
         (
             "continuity report",
             "continuity",

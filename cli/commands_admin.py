@@ -24,7 +24,7 @@ from cli.context import (
 from cli.output import Output, OutputError, check_new_file, reason
 from cli.output import write_atomically as write_atomically  # used by commands_demo
 from ledger.decoding import read_lines
-from ledger.export import event_line, export_bytes, export_schema
+from ledger.export import event_line, export_schema
 from ledger.service import Ledger, load_zone
 
 PROGRESS_THRESHOLD_BYTES = 4 << 20  # a progress bar for files above 4 MiB (about 5,000 events)
@@ -138,15 +138,16 @@ def export(env: Env, output: str | None, as_of: str | None, known_at: str | None
     """
     ledger = env.ledger()
     view = make_view(ledger, as_of, known_at)
+    # Written as the state is read: the whole document of a large ledger
+    # would be gigabytes. A file appears only once complete.
     if output:
         with Output(output, make_folders=True) as out:  # a bad path fails before the work
-            document = ledger.export(view)
-            out.write(export_bytes(document))
+            stream = ledger.export_stream(view)
+            out.write_all(stream.chunks)
             out.commit()
-        click.echo(f"wrote {output} ({document['ledger']['size']} events)", err=True)
+        click.echo(f"wrote {output} ({stream.size} events)", err=True)
     else:
-        document = ledger.export(view)
-        write_bytes([export_bytes(document)])
+        write_bytes(ledger.export_stream(view).chunks)
 
 
 @cli.command("export-events")

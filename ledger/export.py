@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -72,9 +73,64 @@ def assemble(
     return document
 
 
+_FORM = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
+
+
 def export_bytes(document: dict[str, Any]) -> bytes:
     """The document's bytes: keys sorted, two-space indent, newline-terminated."""
-    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+    return orjson.dumps(document, option=_FORM) + b"\n"
+
+
+# A state section handed over in parts: (section, [(subject, export form), ...]).
+SectionPart = tuple[str, list[tuple[str, Any]]]
+
+
+@dataclass(frozen=True)
+class ExportStream:
+    """The export document as bytes to write, with the size and root it states."""
+
+    size: int
+    root: str
+    chunks: Iterator[bytes]
+
+
+def streamed_bytes(
+    fixed: dict[str, Any], sections: Sequence[str], parts: Iterable[SectionPart]
+) -> Iterator[bytes]:
+    """`export_bytes` of `fixed` plus the state sections, written as the parts come.
+
+    `parts` give every section named in `sections`, in sorted order of
+    section, each's subjects sorted, at least one (possibly empty) part per
+    section. Nothing but one part is held: a million events' state is
+    gigabytes as one document. The bytes are `export_bytes`'s exactly: orjson
+    writes every nested value the same way at any depth, only indented, and
+    no JSON text holds a raw newline, so indenting a value is replacing them.
+    """
+    pending = iter(parts)
+    part = next(pending, None)
+    yield b"{"
+    for number, key in enumerate(sorted([*fixed, *sections])):
+        yield (b",\n  " if number else b"\n  ") + orjson.dumps(key) + b": "
+        if key in fixed:
+            yield _indented(orjson.dumps(fixed[key], option=_FORM), 1)
+            continue
+        written = False
+        while part is not None and part[0] == key:
+            if part[1]:
+                # A part dumped as one object, its braces cut off: its entries
+                # are this section's, one level in (one orjson call a part).
+                body = orjson.dumps(dict(part[1]), option=_FORM)[2:-2]
+                yield (b",\n  " if written else b"{\n  ") + _indented(body, 1)
+                written = True
+            part = next(pending, None)
+        yield b"\n  }" if written else b"{}"
+    if part is not None:
+        raise ValueError(f"section {part[0]!r} is out of order or not named")
+    yield b"\n}\n" if fixed or sections else b"}\n"
+
+
+def _indented(text: bytes, depth: int) -> bytes:
+    return text.replace(b"\n", b"\n" + b"  " * depth)
 
 
 def event_line(stored: StoredEvent) -> bytes:

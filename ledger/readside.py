@@ -36,11 +36,12 @@ from ledger.projections import (
     project_commitment,
     project_ledger,
 )
-from ledger.records import StoredEvent
+from ledger.records import StoredEvent, format_recorded_at
 from ledger.replay import streamed_state, with_fallback
 from ledger.store.readmodels import (
     ReadModels,
     Rows,
+    Stale,
     actors,
     assessments,
     budgets,
@@ -307,8 +308,9 @@ def continuity_from_store(
     horizon_days: int | None = None,
     by: Grouping = "administration",
     area: str | None = None,
+    upto: int | None = None,
 ) -> ContinuityReport:
-    """`continuity_report` of the whole log, reading only what the report looks at.
+    """`continuity_report` of the log (up to `upto`), reading only what the report looks at.
 
     The same report as `continuity_report(store.read_all(), view, ...)`: the
     report folds offices, commitments and budget lines only (each subject's
@@ -329,14 +331,15 @@ def continuity_from_store(
         "by": by,
         "area": area,
     }
-    head = store.head()
+    head = store.head() if upto is None else upto
 
     def streamed() -> ContinuityReport:
         offices = _upto(_folded_events(store, ("office",)), head)
         return continuity_streamed(offices, store.histories(head), view, **options)
 
     def plain() -> ContinuityReport:
-        return continuity_report(_folded_events(store, CONTINUITY_KINDS), view, **options)
+        events = _upto(_folded_events(store, CONTINUITY_KINDS), head)
+        return continuity_report(events, view, **options)
 
     report = with_fallback(streamed, plain, final=(NotFound,))
     _name_act_sources(store, report)
@@ -386,14 +389,83 @@ def state_sections(
     return state_from_store(store, view).to_json()
 
 
-def state_from_store(store: SqlEventStore, view: View) -> LedgerState:
+def state_from_store(store: SqlEventStore, view: View, upto: int | None = None) -> LedgerState:
     """`project_ledger(store.read_all(), view)`: what `Ledger.state` calls.
 
     Folded one subject at a time (ledger/replay.py); when that fails, the
     plain fold of every event (read without sources, see `_folded_events`)
-    runs and reports the failure.
+    runs and reports the failure. `upto`: the log up to that position only
+    (default: all of it).
     """
+    head = store.head() if upto is None else upto
     return with_fallback(
-        lambda: streamed_state(store, view, store.head()),
-        lambda: project_ledger(_folded_events(store), view),
+        lambda: streamed_state(store, view, head),
+        lambda: project_ledger(_upto(_folded_events(store), head), view),
     )
+
+
+# The state sections in the export document's order of keys.
+EXPORT_SECTIONS = tuple(sorted(SECTIONS))
+_PART = 2000  # subjects per part of a streamed export
+
+
+def pinned_position(store: SqlEventStore, models: ReadModels, view: View) -> int:
+    """The log position an export of `view` describes, all its parts alike.
+
+    The present: the read models, caught up (what `show` and `list` read).
+    A past record (`known_at`): the events recorded by then. Else the head.
+    """
+    if view.known_at is not None:
+        return store.size_known_at(format_recorded_at(view.known_at))
+    if view.as_of is None:
+        catch_up(store, models, view.tz)
+        return models.position()
+    return store.head()
+
+
+def section_parts(
+    store: SqlEventStore, models: ReadModels, view: View, upto: int
+) -> Iterator[tuple[str, list[tuple[str, Any]]]]:
+    """The state sections of the log up to `upto` as a view sees them, in export order, in parts.
+
+    The present comes from the read models in one snapshot; should another
+    process have caught them up past `upto` meanwhile, or for any other view,
+    the log up to `upto` is replayed and each subject's export form made as
+    its part is written.
+    """
+    if view.as_of is None and view.known_at is None:
+        rows = models.read_at(upto, EXPORT_SECTIONS, chunk=_PART)
+        try:
+            first = next(rows, None)
+        except Stale:
+            pass
+        else:
+            if first is not None:
+                yield _judged_part(first, view)
+            for part in rows:
+                yield _judged_part(part, view)
+            return
+    yield from _replayed_parts(state_from_store(store, view, upto))
+
+
+def _judged_part(
+    part: tuple[str, list[tuple[str, dict[str, Any]]]], view: View
+) -> tuple[str, list[tuple[str, Any]]]:
+    name, pairs = part
+    judged({name: dict(pairs)}, view.judged_on)  # sets each commitment's status in place
+    return name, list(pairs)
+
+
+def _replayed_parts(state: LedgerState) -> Iterator[tuple[str, list[tuple[str, Any]]]]:
+    judged_on = state.view.judged_on
+    for name in EXPORT_SECTIONS:
+        folded: dict[str, Any] = getattr(state, name)
+        subjects = sorted(folded)
+        if not subjects:
+            yield name, []
+        for start in range(0, len(subjects), _PART):
+            part = subjects[start : start + _PART]
+            if name == "commitments":
+                yield name, [(s, folded[s].to_json(judged_on)) for s in part]
+            else:
+                yield name, [(s, folded[s].to_json()) for s in part]

@@ -33,9 +33,12 @@ from ledger.projections import (
     project_ledger,
 )
 from ledger.readside import (
+    EXPORT_SECTIONS,
     catch_up,
     continuity_from_store,
+    pinned_position,
     rebuild,
+    section_parts,
     state_from_store,
     state_sections,
 )
@@ -51,6 +54,7 @@ from ledger.writing import AppendResult
 
 if TYPE_CHECKING:  # the continuity module loads only when a report is asked for
     from ledger.continuity import ContinuityReport, Grouping
+    from ledger.export import ExportStream
 
 Clock = Callable[[], datetime]
 ORIGIN_SETTING = "origin"
@@ -284,27 +288,42 @@ class Ledger:
         return dict(table[subject].to_json())
 
     def export(self, view: View) -> dict[str, Any]:
-        """The export document (spec section 5), from the store without holding the log.
-
-        The same document as `export.export_document(self.events(), view, ...)`,
-        which holds every event with its sources (6.5 GB at a million): the
-        size and root come from the stored tree, the continuity report and the
-        state from their own streaming reads.
-        """
+        """The export document (spec section 5) as one dict: `export_stream`'s, held whole."""
         from ledger.export import assemble
+
+        size, root, continuity, parts = self._export_parts(view)
+        sections: dict[str, dict[str, Any]] = {name: {} for name in EXPORT_SECTIONS}
+        for name, pairs in parts:
+            sections[name].update(pairs)
+        return assemble(view, size=size, root=root, continuity=continuity, sections=sections)
+
+    def export_stream(self, view: View) -> ExportStream:
+        """The export document's bytes, written as the state is read, with the size and root.
+
+        The same bytes as `export_bytes(export.export_document(self.events(),
+        view))`, which holds every event with its sources (6.5 GB at a
+        million): the size and root come from the stored tree, the continuity
+        report from its own streaming read, and the state sections a part at a
+        time (from the read models for the present). Every part describes the
+        same prefix of the log (`readside.pinned_position`), whatever other
+        writers append meanwhile.
+        """
+        from ledger.export import ExportStream, assemble, streamed_bytes
+
+        size, root, continuity, parts = self._export_parts(view)
+        fixed = assemble(view, size=size, root=root, continuity=continuity, sections={})
+        return ExportStream(size, root, streamed_bytes(fixed, EXPORT_SECTIONS, parts))
+
+    def _export_parts(
+        self, view: View
+    ) -> tuple[int, str, dict[str, Any], Iterator[tuple[str, list[tuple[str, Any]]]]]:
+        """Size, root, continuity report and state parts of one prefix of the log."""
         from ledger.integrity import tree_root
 
-        known = (
-            self.store.size_known_at(format_recorded_at(view.known_at)) if view.known_at else None
-        )
-        size, root = tree_root(self.store, known)
-        return assemble(
-            view,
-            size=size,
-            root=root.hex(),
-            continuity=self.continuity(view).to_json(),
-            sections=self.state_json(view),
-        )
+        upto = pinned_position(self.store, self.readmodels, view)
+        size, root = tree_root(self.store, upto)
+        continuity = continuity_from_store(self.store, view, upto=upto).to_json()
+        return size, root.hex(), continuity, section_parts(self.store, self.readmodels, view, upto)
 
     def state_json(self, view: View) -> dict[str, dict[str, Any]]:
         """The state sections of the export document (actors, offices, commitments, budgets)."""

@@ -10,7 +10,7 @@ always show the state after exactly that prefix of the log.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -218,6 +218,62 @@ class ReadModels:
                 for row in conn.execute(selected).mappings():
                     out[str(row["subject"])] = _with_status_inputs(name, row)
         return out
+
+    def read_at(
+        self, position: int, names: Sequence[str], *, chunk: int = 2000
+    ) -> Iterator[tuple[str, list[tuple[str, dict[str, Any]]]]]:
+        """Every row of the named sections as of log position `position`, in one read snapshot.
+
+        Yields `(section, [(subject, state), ...])`, sections in the order
+        given, subjects sorted, at most `chunk` at a time, and one empty list
+        for an empty section; commitments carry `_status_inputs` as in
+        `section`. Raises `Stale`, before yielding anything, when the tables
+        do not show exactly the log up to `position` (another process has
+        caught them up since): the rows would not match the tree of that size.
+        """
+        self.ensure()
+        with self.store.engine.connect() as conn:
+            if self.store.dialect != "sqlite":
+                # Each statement of a READ COMMITTED transaction sees its own
+                # snapshot; the tracker and every row must come from one.
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            tracked = _tracked(conn)  # begins the snapshot (SQLite: the store's BEGIN hook)
+            if tracked != position:
+                raise Stale(f"the read models are at position {tracked}, not {position}")
+            for name in names:
+                yield from _parts_of(conn, name, chunk)
+
+
+def _parts_of(
+    conn: Connection, name: str, chunk: int
+) -> Iterator[tuple[str, list[tuple[str, dict[str, Any]]]]]:
+    """One section's rows in parts, subjects in the order of their code points.
+
+    SQLite compares text as bytes (UTF-8: code point order, as Python sorts);
+    a server's collation may not, so it is asked for the C collation's.
+    """
+    table = _SECTIONS[name]
+    subject = table.c.subject
+    order = subject if conn.dialect.name == "sqlite" else subject.collate("C")
+    rows = conn.execution_options(yield_per=chunk).execute(select(table).order_by(order))
+    part: list[tuple[str, dict[str, Any]]] = []
+    last = ""
+    written = False
+    for row in rows.mappings():
+        key = str(row["subject"])
+        if key <= last:  # the order promised above is what the export's bytes rely on
+            raise RuntimeError(f"read-model rows of {name} out of order at {key!r}")
+        last = key
+        part.append((key, _with_status_inputs(name, row)))
+        if len(part) == chunk:
+            yield name, part
+            part, written = [], True
+    if part or not written:
+        yield name, part
+
+
+class Stale(Exception):
+    """The read models moved past the position asked for."""
 
 
 def _with_status_inputs(section: str, row: RowMapping) -> dict[str, Any]:
