@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,8 @@ from ledger.projections import (
     project_commitment,
     project_ledger,
 )
+from ledger.projections.budgets import Funded, apply_funding
+from ledger.projections.state import LedgerFold
 from ledger.records import StoredEvent, format_recorded_at
 from ledger.replay import streamed_state, with_fallback
 from ledger.store.readmodels import (
@@ -56,6 +59,7 @@ from ledger.vocabulary import judged
 if TYPE_CHECKING:  # the continuity module loads only when a report is asked for (not for `show`)
     from ledger.continuity import ContinuityReport, Grouping
 
+_position = attrgetter("position")
 SECTIONS = ("actors", "offices", "commitments", "budgets")
 # Past this many new events, one full replay beats refolding subject by subject.
 FULL_REPLAY_AFTER = 20_000
@@ -74,101 +78,118 @@ def rows_of(
     each to the column names.
     """
     rows = Rows()
-    add = rows.add
-    dumps = orjson.dumps
     for subject, actor in state_actors.items():
-        document = actor.to_json()
-        add(actors, (subject, actor.name, actor.kind, actor.parent, dumps(document).decode()))
+        _actor_rows(rows, subject, actor)
     for subject, office in state_offices.items():
-        document = office.to_json()
-        add(
-            offices,
-            (
-                subject,
-                office.name,
-                office.jurisdiction,
-                office.kind,
-                document["holder"],
-                dumps(document).decode(),
-            ),
-        )
-        for seq, tenure in enumerate(office.tenures):
-            add(
-                tenures,
-                (
-                    subject,
-                    seq,
-                    tenure.holder,
-                    tenure.role,
-                    tenure.administration,
-                    tenure.began_at,
-                    tenure.ended_at,
-                    tenure.end_reason,
-                ),
-            )
+        _office_rows(rows, subject, office)
     for subject, commitment in state_commitments.items():
-        # Status is judged on the day asked, from the three columns closed, earliest_due, active.
-        document = commitment.json_with_status(None)
-        inputs = commitment.status_inputs()
-        add(
-            commitments,
-            (
-                subject,
-                commitment.title,
-                commitment.by,
-                commitment.capacity,
-                commitment.made_at,
-                dumps(commitment.areas).decode(),
-                inputs.closed,
-                inputs.earliest_due.isoformat() if inputs.earliest_due else None,
-                inputs.active,
-                commitment.event_count,
-                dumps(document).decode(),
-            ),
-        )
-        for key, target in document["targets"].items():
-            funded = target["funded"]
-            baseline = target["baseline"]
-            add(
-                targets,
-                (
-                    subject,
-                    key,
-                    target["quantity"]["unit"],
-                    target["quantity"]["amount"],
-                    baseline["amount"] if baseline else None,
-                    target["due"],
-                    target["achieved"],
-                    funded["proposed"],
-                    funded["approved"],
-                    funded["executed"],
-                ),
-            )
-        for assessor, assessment in document["assessments"].items():
-            add(
-                assessments,
-                (
-                    subject,
-                    assessor,
-                    assessment["rubric"],
-                    assessment["rating"],
-                    assessment["rationale"],
-                    assessment["occurred_at"],
-                ),
-            )
+        _commitment_rows(rows, subject, commitment)
     for subject, budget in state_budgets.items():
-        add(
-            budgets,
+        _budget_rows(rows, subject, budget)
+    return rows
+
+
+def _actor_rows(rows: Rows, subject: str, actor: ActorState) -> None:
+    document = actor.to_json()
+    rows.add(
+        actors, (subject, actor.name, actor.kind, actor.parent, orjson.dumps(document).decode())
+    )
+
+
+def _office_rows(rows: Rows, subject: str, office: OfficeState) -> None:
+    document = office.to_json()
+    rows.add(
+        offices,
+        (
+            subject,
+            office.name,
+            office.jurisdiction,
+            office.kind,
+            document["holder"],
+            orjson.dumps(document).decode(),
+        ),
+    )
+    for seq, tenure in enumerate(office.tenures):
+        rows.add(
+            tenures,
             (
                 subject,
-                budget.body,
-                budget.fiscal_year,
-                budget.instrument,
-                budget.unit,
-                dumps(budget.to_json()).decode(),
+                seq,
+                tenure.holder,
+                tenure.role,
+                tenure.administration,
+                tenure.began_at,
+                tenure.ended_at,
+                tenure.end_reason,
             ),
         )
-    return rows
+
+
+def _commitment_rows(rows: Rows, subject: str, commitment: CommitmentState) -> None:
+    add, dumps = rows.add, orjson.dumps
+    # Status is judged on the day asked, from the three columns closed, earliest_due, active.
+    document = commitment.json_with_status(None)
+    inputs = commitment.status_inputs()
+    add(
+        commitments,
+        (
+            subject,
+            commitment.title,
+            commitment.by,
+            commitment.capacity,
+            commitment.made_at,
+            dumps(commitment.areas).decode(),
+            inputs.closed,
+            inputs.earliest_due.isoformat() if inputs.earliest_due else None,
+            inputs.active,
+            commitment.event_count,
+            dumps(document).decode(),
+        ),
+    )
+    for key, target in document["targets"].items():
+        funded = target["funded"]
+        baseline = target["baseline"]
+        add(
+            targets,
+            (
+                subject,
+                key,
+                target["quantity"]["unit"],
+                target["quantity"]["amount"],
+                baseline["amount"] if baseline else None,
+                target["due"],
+                target["achieved"],
+                funded["proposed"],
+                funded["approved"],
+                funded["executed"],
+            ),
+        )
+    for assessor, assessment in document["assessments"].items():
+        add(
+            assessments,
+            (
+                subject,
+                assessor,
+                assessment["rubric"],
+                assessment["rating"],
+                assessment["rationale"],
+                assessment["occurred_at"],
+            ),
+        )
+
+
+def _budget_rows(rows: Rows, subject: str, budget: BudgetState) -> None:
+    rows.add(
+        budgets,
+        (
+            subject,
+            budget.body,
+            budget.fiscal_year,
+            budget.instrument,
+            budget.unit,
+            orjson.dumps(budget.to_json()).decode(),
+        ),
+    )
 
 
 def _current_view(tz: ZoneInfo) -> View:
@@ -212,11 +233,51 @@ def rebuild(store: SqlEventStore, models: ReadModels, tz: ZoneInfo) -> int:
     return position
 
 
+class _OutOfOrder(Exception):
+    """A budget line came after a commitment: the funding of those before was not known."""
+
+
 def _streamed_rows(store: SqlEventStore, tz: ZoneInfo) -> tuple[Rows, int]:
-    """The rows of a full replay, folded one subject at a time (ledger/replay.py)."""
+    """The rows of a full replay, each subject's made as it is folded and its state let go.
+
+    The histories come one subject at a time in the order of text, every
+    budget line before any commitment ("budget/" sorts before
+    "commitment/"), so a commitment's money is known when it is folded: its
+    rows are made then, and only the rows are held, not a million events'
+    states (1.5 GB). The rows are then put in the plain fold's order. A line
+    after a commitment raises; the plain fold runs.
+    """
     head = store.head()
-    state = streamed_state(store, _current_view(tz), head)
-    return rows_of(state.actors, state.offices, state.commitments, state.budgets), head
+    fold = LedgerFold(_current_view(tz))
+    state = fold.state
+    rows = Rows()
+    funding: dict[str, Funded] | None = None
+    first: dict[str, int] = {}
+    for history in store.histories(head):
+        subject = history[0].subject
+        first[subject] = min(map(_position, history))
+        folded = fold.add(subject, history)
+        if folded is None:
+            continue
+        if isinstance(folded, CommitmentState):
+            if funding is None:
+                funding = fold.funding_by_commitment()
+            apply_funding({subject: folded}, funding.get(subject, {}))
+            _commitment_rows(rows, subject, state.commitments.pop(subject))
+        elif isinstance(folded, BudgetState):
+            if funding is not None:
+                raise _OutOfOrder(f"{subject} came after a commitment")
+            _budget_rows(rows, subject, state.budgets.pop(subject))
+        elif isinstance(folded, ActorState):
+            _actor_rows(rows, subject, state.actors.pop(subject))
+        else:
+            _office_rows(rows, subject, state.offices.pop(subject))
+    # Rows in the plain fold's order, each table's by its subjects' first
+    # positions (a browser of the tables shows them in the order of the log).
+    in_log_order = first.__getitem__
+    for table_rows in rows.tables.values():
+        table_rows.sort(key=lambda row: in_log_order(row[0]))
+    return rows, head
 
 
 def _replayed_rows(store: SqlEventStore, tz: ZoneInfo) -> tuple[Rows, int]:

@@ -13,6 +13,7 @@ from ledger.events import subject_kind
 from ledger.projections.actors import ActorState, fold_actor
 from ledger.projections.budgets import (
     BudgetState,
+    Funded,
     apply_funding,
     fold_budget,
     latest_allocations,
@@ -119,6 +120,21 @@ class LedgerFold:
                 state.budgets[subject] = budget
             return budget
         return None
+
+    def funding_by_commitment(self) -> dict[str, Funded]:
+        """The money the lines added so far put on each commitment, by commitment.
+
+        For a reader that folds every budget line before any commitment and
+        lets each commitment go once folded: `apply_funding` of a commitment
+        with its own entries gives what `finish` gives it (the sums are exact).
+        Not with `hold_lines`, whose lines are summed only in `finish`.
+        """
+        if self._lines is not None:
+            raise ValueError("the lines are held until finish(): no funding yet")
+        found: dict[str, Funded] = {}
+        for key, phases in self._funded.items():
+            found.setdefault(key[0], {})[key] = phases
+        return found
 
     def finish(self) -> LedgerState:
         """The state, funding applied; call once, after the last `add`."""
