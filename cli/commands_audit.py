@@ -1,9 +1,17 @@
-"""Audit queries: diff, unfunded, overdue, stalled, revisions, by-actor, sources, search."""
+"""Audit queries: diff, unfunded, overdue, stalled, revisions, by-actor, sources, search.
+
+Each asks the quick read path first (ledger/store/quick.py: the log of an
+SQLite file read with the standard library, handed to the same audit
+functions) and the service when that declines, as `show` and `list` do; the
+service then answers the same, or words the error.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -19,6 +27,58 @@ from cli.context import (
 )
 from cli.render import table
 from ledger import audit
+from ledger.store import quick
+
+if TYPE_CHECKING:
+    from ledger.projections import View
+    from ledger.records import StoredEvent
+
+_T = TypeVar("_T")
+
+
+# The service replays a state one subject at a time, without sources; the
+# quick path holds the whole log. Past this many events that costs more than
+# the start-up the quick path saves, so a replayed state is left to the service.
+QUICK_REPLAY_EVENTS = 20_000
+
+
+def _quickly(
+    env: Env,
+    compute: Callable[[list[StoredEvent], View], _T],
+    as_of: str | None = None,
+    known_at: str | None = None,
+    *,
+    replays: bool = False,
+) -> _T | None:
+    """`compute(events, view)` on the whole log and the view of these clocks, read by the quick
+    path; None when it declines (the caller then asks the service). `replays`: `compute`
+    folds the whole state, which the quick path does only for a small log."""
+
+    def run(log: quick.EventLog) -> _T:
+        if replays and log.size() > QUICK_REPLAY_EVENTS:
+            raise quick.Declined("a large log: the service replays it subject by subject")
+        return compute(list(log.events()), log.view(as_of=as_of, known_at=known_at))
+
+    return quick.answer(env.db, env.user, run)
+
+
+def _present(env: Env, compute: Callable[[dict[str, Any], date], _T]) -> _T | None:
+    """`compute(sections, judged_on)` on the present state as the read models hold it, when they
+    are current (the quick path), or None: the caller then asks the service."""
+    found = quick.judged_sections(env.db, env.user)
+    if found is None:
+        return None
+    try:
+        return compute(*found)
+    except Exception:  # the service reads the same rows and words the error
+        return None
+
+
+def _state_json(events: list[StoredEvent], view: View) -> dict[str, Any]:
+    """`Ledger.state_json(view)` of another moment than the present: the log replayed."""
+    from ledger.projections import project_ledger
+
+    return project_ledger(events, view).to_json()
 
 
 def _emit(as_json: bool, items: list[Any], headers: list[str], row: Any, empty: str) -> None:
@@ -57,11 +117,19 @@ def diff(env: Env, start: str, end: str, known: bool, as_json: bool) -> None:
       policy-ledger diff --from 2025-06-03 --to 2026-06-03        # what happened in the world
       policy-ledger diff --known --from 2026-01-01 --to 2026-02-01  # what the ledger learned
     """
-    ledger = env.ledger()
     key = "known_at" if known else "as_of"
-    before = make_view(ledger, **{"as_of": None, "known_at": None, key: start})
-    after = make_view(ledger, **{"as_of": None, "known_at": None, key: end})
-    diffs = audit.diff_states(list(ledger.events()), before, after)
+    diffs = quick.answer(
+        env.db,
+        env.user,
+        lambda log: audit.diff_states(
+            list(log.events()), log.view(**{key: start}), log.view(**{key: end})
+        ),
+    )
+    if diffs is None:
+        ledger = env.ledger()
+        before = make_view(ledger, **{"as_of": None, "known_at": None, key: start})
+        after = make_view(ledger, **{"as_of": None, "known_at": None, key: end})
+        diffs = audit.diff_states(list(ledger.events()), before, after)
     if as_json:
         print_json([d.to_json() for d in diffs])
         return
@@ -100,11 +168,23 @@ def unfunded(
         # Decimal() reads "NaN", "sNaN" and "Infinity" too; none of them is a fraction to compare.
         if not fraction.is_finite():
             raise click.BadParameter(f"'{below}' is not a finite number", param_hint="--below")
-    ledger = env.ledger()
-    sections = ledger.state_json(make_view(ledger, as_of, known_at))
+    if as_of is None and known_at is None:
+        found = _present(env, lambda sections, _: audit.unfunded(sections, fraction))
+    else:
+        found = _quickly(
+            env,
+            lambda events, view: audit.unfunded(_state_json(events, view), fraction),
+            as_of,
+            known_at,
+            replays=True,
+        )
+    if found is None:
+        ledger = env.ledger()
+        sections = ledger.state_json(make_view(ledger, as_of, known_at))
+        found = audit.unfunded(sections, fraction)
     _emit(
         as_json,
-        audit.unfunded(sections, fraction),
+        found,
         ["commitment", "target", "pledged", "approved", "share"],
         lambda j: [
             j["subject"],
@@ -128,11 +208,23 @@ def overdue(env: Env, as_of: str | None, known_at: str | None, as_json: bool) ->
     Example:
       policy-ledger overdue --as-of 2026-01-01
     """
-    ledger = env.ledger()
-    view = make_view(ledger, as_of, known_at)
+    if as_of is None and known_at is None:
+        found = _present(env, audit.overdue)
+    else:
+        found = _quickly(
+            env,
+            lambda events, view: audit.overdue(_state_json(events, view), view.judged_on),
+            as_of,
+            known_at,
+            replays=True,
+        )
+    if found is None:
+        ledger = env.ledger()
+        view = make_view(ledger, as_of, known_at)
+        found = audit.overdue(ledger.state_json(view), view.judged_on)
     _emit(
         as_json,
-        audit.overdue(ledger.state_json(view), view.judged_on),
+        found,
         ["commitment", "due", "days late", "title"],
         lambda j: [j["subject"], j["due"], j["days_late"], j["title"]],
         "nothing is overdue",
@@ -158,8 +250,10 @@ def stalled(env: Env, days: int, as_of: str | None, known_at: str | None, as_jso
     Example:
       policy-ledger stalled --days 90 --as-of 2025-12-31
     """
-    ledger = env.ledger()
-    found = audit.stalled(list(ledger.events()), make_view(ledger, as_of, known_at), days)
+    found = _quickly(env, lambda events, view: audit.stalled(events, view, days), as_of, known_at)
+    if found is None:
+        ledger = env.ledger()
+        found = audit.stalled(list(ledger.events()), make_view(ledger, as_of, known_at), days)
     _emit(
         as_json,
         found,
@@ -180,8 +274,10 @@ def revisions(env: Env, as_of: str | None, known_at: str | None, as_json: bool) 
     Example:
       policy-ledger revisions --json
     """
-    ledger = env.ledger()
-    found = audit.revisions(list(ledger.events()), make_view(ledger, as_of, known_at))
+    found = _quickly(env, audit.revisions, as_of, known_at)
+    if found is None:
+        ledger = env.ledger()
+        found = audit.revisions(list(ledger.events()), make_view(ledger, as_of, known_at))
     _emit(
         as_json,
         found,
@@ -221,8 +317,14 @@ def by_actor(env: Env, actor: str, as_of: str | None, known_at: str | None, as_j
     """
     if "/" not in actor:
         actor = f"actor/{actor}"
-    ledger = env.ledger()
-    found = audit.by_actor(ledger.events(), actor, make_view(ledger, as_of, known_at))
+    found = quick.answer(
+        env.db,
+        env.user,
+        lambda log: audit.by_actor(log.events(), actor, log.view(as_of=as_of, known_at=known_at)),
+    )
+    if found is None:
+        ledger = env.ledger()
+        found = audit.by_actor(ledger.events(), actor, make_view(ledger, as_of, known_at))
     _emit(
         as_json,
         found,
@@ -245,7 +347,13 @@ def sources(env: Env, domain: str | None, publisher: str | None, as_json: bool) 
       policy-ledger sources                       # what still needs archiving
       policy-ledger sources --domain yna.co.kr    # everything resting on one outlet
     """
-    found = audit.sources_audit(env.ledger().events(), domain=domain, publisher=publisher)
+    found = quick.answer(
+        env.db,
+        env.user,
+        lambda log: audit.sources_audit(log.events(), domain=domain, publisher=publisher),
+    )
+    if found is None:
+        found = audit.sources_audit(env.ledger().events(), domain=domain, publisher=publisher)
     _emit(
         as_json,
         found,
@@ -269,7 +377,9 @@ def search(env: Env, text: str, as_json: bool) -> None:
       policy-ledger search GPU
       policy-ledger search 인공지능
     """
-    found = audit.search(env.ledger().events(), text)
+    found = quick.answer(env.db, env.user, lambda log: audit.search(log.events(), text))
+    if found is None:
+        found = audit.search(env.ledger().events(), text)
     _emit(
         as_json,
         found,

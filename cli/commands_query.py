@@ -1,8 +1,13 @@
-"""Reading the ledger: show, history, list."""
+"""Reading the ledger: show, history, list.
+
+Each asks the quick read path first (ledger/store/quick.py: an SQLite file
+read with the standard library) and the service when that declines; the
+service then answers the same, or words the error.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,6 +16,9 @@ from cli.context import Env, json_option, make_view, pass_env, print_json, view_
 from cli.render import table
 from ledger.store import quick
 from ledger.vocabulary import STATUSES, SUBJECT_KINDS
+
+if TYPE_CHECKING:
+    from ledger.records import StoredEvent
 
 
 def _amount(quantity: dict[str, str] | None) -> str | None:
@@ -187,12 +195,21 @@ def history(
       policy-ledger history commitment/kr-ai-gpus-10000 --diff
       policy-ledger history commitment/kr-ai-gpus-10000 --json
     """
-    ledger = env.ledger()
-    events = ledger.history(subject)
     if with_diff:
         from ledger.audit import history_diff
 
-        steps = history_diff(subject, events, make_view(ledger, as_of, known_at))
+        steps = quick.answer(
+            env.db,
+            env.user,
+            lambda log: history_diff(
+                subject, log.history(subject), log.view(as_of=as_of, known_at=known_at)
+            ),
+        )
+        if steps is None:
+            ledger = env.ledger()
+            steps = history_diff(
+                subject, ledger.history(subject), make_view(ledger, as_of, known_at)
+            )
         if as_json:
             print_json([step.to_json() for step in steps])
             return
@@ -202,7 +219,9 @@ def history(
             for change in step.changes:
                 click.echo(f"    {change.field}: {_shown(change.before)} → {_shown(change.after)}")
         return
-    retracted = {str(e.data["event"]): e for e in events if e.type == "EventRetracted"}
+    # The events alone: the clocks are not read (nor checked) without --diff.
+    found = quick.answer(env.db, env.user, lambda log: _with_retractions(log.history(subject)))
+    events, retracted = found or _with_retractions(env.ledger().history(subject))
     if as_json:
         print_json(
             [
@@ -301,6 +320,13 @@ def list_(
             [[r["subject"], r["status"], r["by"], r["title"]] for r in rows],
         )
     )
+
+
+def _with_retractions(
+    events: list[StoredEvent],
+) -> tuple[list[StoredEvent], dict[str, StoredEvent]]:
+    """A history and its retractions by the id of the event each retracts."""
+    return events, {str(e.data["event"]): e for e in events if e.type == "EventRetracted"}
 
 
 def _shown(value: Any) -> str:

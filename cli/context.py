@@ -15,8 +15,9 @@ from ledger.errors import InvalidEvent
 
 if TYPE_CHECKING:
     # Imported when a command first opens the ledger: the service brings
-    # SQLAlchemy, pydantic and the event catalogue, which the quick reads of
-    # `show` and `list` do without (ledger/store/quick.py).
+    # SQLAlchemy, pydantic and the event catalogue, which the quick reads
+    # (`show`, `list`, `history` and the audit queries) do without
+    # (ledger/store/quick.py).
     from ledger.service import Ledger
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -15,7 +15,7 @@ from decimal import Context, Decimal, localcontext
 from typing import Any
 from urllib.parse import urlsplit
 
-from ledger.events import GOVERNING_CAPACITIES, CommitmentRevised, subject_kind
+from ledger.amounts import exact_arithmetic, format_amount, format_total, is_currency
 from ledger.projections import (
     LedgerState,
     View,
@@ -26,9 +26,10 @@ from ledger.projections import (
     live_events,
     project_ledger,
 )
+from ledger.projections.common import event_data
 from ledger.projections.state import group_by_subject
-from ledger.quantities import exact_arithmetic, format_amount, format_total, is_currency
 from ledger.records import StoredEvent
+from ledger.vocabulary import GOVERNING_CAPACITIES, subject_kind
 
 CLOSED_STATUSES = frozenset({"withdrawn", "superseded", "delivered"})
 # Differences of two 40-digit amounts need 81 digits; ratios are rounded to 4 places after.
@@ -416,15 +417,17 @@ def revisions(events: Sequence[StoredEvent], view: View) -> list[Revision]:
             continue
         live = live_events(history, view)
         for index, stored in enumerate(live):
-            event = stored.event
-            if not isinstance(event, CommitmentRevised):
+            if stored.type != "CommitmentRevised":
                 continue
+            # The stored data as the folds read it (upcast when written under an
+            # earlier schema), not the typed event: no pydantic on this path.
+            data = event_data(stored)
             before_state = fold_commitment(live[:index])
             after_state = fold_commitment(live[: index + 1])
             if before_state is None or after_state is None:
                 continue
-            admin = administration_at(state, event.data.by, stored.occurred_key)
-            keys = {c.key for c in event.data.targets} | set(event.data.removed or [])
+            admin = administration_at(state, data["by"], stored.occurred_key)
+            keys = {c["key"] for c in data.get("targets", [])} | set(data.get("removed") or [])
             for key in sorted(keys):
                 old = before_state.targets.get(key)
                 new = after_state.targets.get(key)
@@ -438,8 +441,8 @@ def revisions(events: Sequence[StoredEvent], view: View) -> list[Revision]:
                         subject,
                         stored.id,
                         stored.occurred_at,
-                        event.data.by,
-                        event.data.capacity,
+                        data["by"],
+                        data["capacity"],
                         admin,
                         key,
                         unit,

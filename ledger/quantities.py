@@ -23,10 +23,8 @@ What the reader accepts, in brief:
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
-from collections.abc import Callable
 from decimal import (
     Context,
     Decimal,
@@ -38,15 +36,24 @@ from decimal import (
     Rounded,
     localcontext,
 )
-from typing import Any, NamedTuple, ParamSpec, TypeVar
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, field_serializer, model_validator
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-MAX_DIGITS = 40
-"""Most significant digits, integer digits and fraction digits an amount may have."""
+# What the folds need of amounts lives in ledger/amounts.py, which imports no
+# pydantic; re-exported here, where the rest of the reader expects them.
+from ledger.amounts import AMOUNT_CONTEXT as AMOUNT_CONTEXT
+from ledger.amounts import ISO_4217 as ISO_4217
+from ledger.amounts import MAX_DIGITS as MAX_DIGITS
+from ledger.amounts import QuantityError as QuantityError
+from ledger.amounts import cannot_read as _cannot_read
+from ledger.amounts import check_bounds as _check_bounds
+from ledger.amounts import exact_arithmetic as exact_arithmetic
+from ledger.amounts import format_amount as format_amount
+from ledger.amounts import format_total as format_total
+from ledger.amounts import is_currency as is_currency
+from ledger.amounts import plain as _plain
+from ledger.amounts import show as _show
 
 MAX_TEXT_LENGTH = 200  # longer amount text is refused before any parsing work is done
 MAX_UNIT_LENGTH = 40
@@ -54,12 +61,6 @@ _MAX_EXPONENT_DIGITS = 3  # "1E+999" is the largest exponent even looked at
 
 # Arithmetic on amounts must be exact: any rounding means an absurd input, so trap it.
 _EXACT = Context(prec=60, traps=[InvalidOperation, DivisionByZero, Overflow, Inexact, Rounded])
-
-AMOUNT_CONTEXT = Context(prec=4 * MAX_DIGITS, traps=[InvalidOperation, DivisionByZero, Overflow])
-"""Where arithmetic on stored amounts is exact. Python's default context keeps 28 digits and
-rounds quietly (10**39 + 1 == 10**39 there). An amount spans at most 80 digits, 40 on either
-side of the point, so in 160 digits sums and differences never round; quotients do, far
-beyond any digit a report shows."""
 
 # ISO 4217 codes recognised inside amount text ("USD 1.26 billion", "5 eur"). Kept short on
 # purpose: many codes are also English words (ALL, CUP, TOP) that would misread free units.
@@ -127,10 +128,6 @@ _NUMBER = re.compile(r"(?P<mantissa>[0-9.,]*)(?:[eE](?P<exponent>[+-]?[0-9]+))?"
 _STORED_AMOUNT = re.compile(r"-?(?:0|[1-9][0-9]{0,39})(?:\.[0-9]{0,39}[1-9])?")
 _GROUPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+")
 _TRAILING_UNIT = re.compile(r"(?P<amount>.*\S)\s+(?P<unit>\S+)", re.DOTALL)
-
-
-class QuantityError(ValueError):
-    """A human amount or unit that cannot be read; str() is a one-line reason naming the text."""
 
 
 class Quantity(BaseModel):
@@ -202,39 +199,6 @@ def normalize_unit(unit: str) -> str:
     if not token.isprintable():
         raise QuantityError(f"bad unit {_show(token)}: contains control characters")
     return token
-
-
-def format_amount(value: Decimal) -> str:
-    """Render the canonical stored form: plain decimal, no exponent, grouping or trailing zeros."""
-    _check_bounds(value, str(value))
-    return _plain(value)
-
-
-def format_total(value: Decimal) -> str:
-    """Render a derived sum like format_amount, without the MAX_DIGITS limit of one amount."""
-    if not value.is_finite():
-        raise _cannot_read(str(value), "not a finite number")
-    return _plain(value)
-
-
-def exact_arithmetic(func: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run `func` in AMOUNT_CONTEXT, so the sums it makes of amounts are never rounded."""
-
-    @functools.wraps(func)
-    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with localcontext(AMOUNT_CONTEXT):
-            return func(*args, **kwargs)
-
-    return run
-
-
-def _plain(value: Decimal) -> str:
-    if value.is_zero():
-        return "0"  # also turns "-0" and "0E+5" into plain "0"
-    text = f"{value:f}"  # plain notation with the value's own digits, no rounding
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
 
 
 # --- resolving amount and unit together ---------------------------------------------------
@@ -311,24 +275,6 @@ def _amount_value(amount: object) -> Decimal:
 def _canonical(value: Decimal) -> Decimal:
     """Return the Decimal whose str() is canonical: 1.8E+12 -> Decimal("1800000000000")."""
     return Decimal(format_amount(value))
-
-
-def _check_bounds(value: Decimal, text: str) -> None:
-    """Refuse NaN, infinities and amounts beyond MAX_DIGITS, exactly and without rounding."""
-    if not value.is_finite():
-        raise _cannot_read(text, "not a finite number")
-    _, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)  # finite, so never 'n', 'N' or 'F'
-    significant = list(digits)
-    while len(significant) > 1 and significant[-1] == 0:  # trailing zeros are not significant
-        significant.pop()
-        exponent += 1
-    if len(significant) > MAX_DIGITS:
-        raise _cannot_read(text, f"more than {MAX_DIGITS} significant digits")
-    if len(significant) + exponent > MAX_DIGITS:
-        raise _cannot_read(text, f"more than {MAX_DIGITS} digits before the decimal point")
-    if -exponent > MAX_DIGITS:
-        raise _cannot_read(text, f"more than {MAX_DIGITS} digits after the decimal point")
 
 
 # --- reading amount text ------------------------------------------------------------------
@@ -556,32 +502,3 @@ def _read_number(text: str, raw: str, *, allow_exponent: bool) -> Decimal:
         if len(exponent.lstrip("+-")) > _MAX_EXPONENT_DIGITS:
             raise _cannot_read(text, "exponent too large")
     return Decimal(whole.replace(",", "") + point + fraction + (f"E{exponent}" if exponent else ""))
-
-
-def _cannot_read(text: object, reason: str) -> QuantityError:
-    """Build the standard one-line error naming the offending amount text."""
-    return QuantityError(f"cannot read amount {_show(text)}: {reason}")
-
-
-def _show(value: object) -> str:
-    """Quote a value for an error message on one line, shortened if long."""
-    shown = repr(value) if isinstance(value, str) else repr(str(value))
-    return shown if len(shown) <= 60 else shown[:56] + "...'"
-
-
-# Active ISO 4217 codes: a stored unit among them is money (GPU and person are not).
-ISO_4217 = frozenset(
-    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD
-    BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR
-    FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD
-    JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT
-    MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG
-    QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB
-    TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XDR XOF XPF
-    YER ZAR ZMW ZWL""".split()  # noqa: SIM905 (a block of codes reads better than 170 lines)
-)
-
-
-def is_currency(unit: str) -> bool:
-    """Whether a stored unit is an ISO 4217 currency code (money, not GPUs or people)."""
-    return unit in ISO_4217

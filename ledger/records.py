@@ -13,14 +13,18 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import orjson
-import rfc8785
 
 from ledger import upcasting
-from ledger.events import Event, decode_event, decode_stored, references
+
+if TYPE_CHECKING:
+    # The event catalogue is imported where a typed event is asked for
+    # (`StoredEvent.event`, `references` of an upcast event): this module is
+    # read by the folds and the quick read path, which need no pydantic.
+    from ledger.events import Event
 
 # Event ids derived from content are UUIDv5 in this namespace (uuid5 of the URL
 # below in the URL namespace). Changing it would change every derived id.
@@ -95,6 +99,8 @@ def canonical_json(value: Any) -> bytes:
     fast = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     if plainly_canonical(fast) or orjson_is_canonical(value):
         return fast
+    import rfc8785  # the rare corners only: most values never load it
+
     return rfc8785.dumps(value)
 
 
@@ -303,6 +309,8 @@ class StoredEvent:
             if self.schema == upcasting.CURRENT_SCHEMA and not self._event:
                 named = data_references(self.type, self.subject, self.data)
             else:
+                from ledger.events import references  # pydantic: only for typed events
+
                 named = frozenset(references(self.event))
             self._refs.append(named)
         return self._refs[0]
@@ -359,6 +367,10 @@ class StoredEvent:
             }
             # Validated when written under the current schema: build it without
             # validating again. Upcast data is validated, since an upcaster is code.
+            # The catalogue (pydantic) is imported here, on the first typed event
+            # asked for: readers of stored data alone never load it.
+            from ledger.events import decode_event, decode_stored
+
             current = self.schema == upcasting.CURRENT_SCHEMA
             self._event.append(decode_stored(raw) if current else decode_event(raw, stored=True))
         return self._event[0]

@@ -40,3 +40,16 @@ def upcast(event_type: str, schema: int, data: dict[str, Any]) -> dict[str, Any]
         if step is not None:
             data = step(event_type, data)
     return data
+
+
+def upcast_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Upcast data of an earlier schema, validated as stored data, in its stored JSON form.
+
+    `ledger.events.upcast_data`, which validates through the event catalogue.
+    Imported here on first use: events stored under an earlier schema are the
+    only ones that need it, and a read of current events (the folds, the
+    quick read path) must not pay for pydantic to be able to call it.
+    """
+    from ledger.events import upcast_data as validated
+
+    return validated(event_type, data)

@@ -1,12 +1,14 @@
 """Names every layer shares, importable without the event catalogue.
 
-The command line's options (`list --kind`, `--status`) and the quick read
-path (ledger/quickread.py) need these words, and a command that only reads
-must not pay for pydantic and SQLAlchemy at start-up to learn them.
+The command line's options (`list --kind`, `--status`), the quick read path
+(ledger/store/quick.py) and the folds need these words, and a command that
+only reads must not pay for pydantic and SQLAlchemy at start-up to learn
+them. ledger/events.py re-exports the ones it always had.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -14,6 +16,10 @@ from typing import Any
 SLUG_PATTERN = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 SUBJECT_KINDS = ("actor", "office", "commitment", "budget")
 MAX_SLUG = 100
+GOVERNING_CAPACITIES: frozenset[str] = frozenset({"head-of-government", "government"})
+"""The capacities in which an act is the government's own (the rest: legislature, candidate, ...)."""
+
+_SUBJECT_RE = re.compile(rf"^({'|'.join(SUBJECT_KINDS)})/({SLUG_PATTERN})$")
 STATUSES = ("withdrawn", "superseded", "delivered", "overdue", "in-progress", "pledged")
 TZ_SETTING = "timezone"
 """The ledger_settings key holding the ledger's time zone (bare dates are days there)."""
@@ -65,3 +71,37 @@ def judged(sections: dict[str, dict[str, Any]], judged_on: date) -> dict[str, di
         )
         state["status"] = inputs.status(judged_on)
     return sections
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A value quoted for an error message: one line, control characters escaped, shortened."""
+    text = repr(value if isinstance(value, str) else str(value))
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+def subject_kind(subject: str) -> str:
+    """The KIND part of a `KIND/SLUG` subject."""
+    return subject.split("/", 1)[0]
+
+
+def subject_slug(subject: str) -> str:
+    """The SLUG part of a `KIND/SLUG` subject."""
+    return subject.split("/", 1)[1]
+
+
+def check_subject(value: str, kind: str | None = None) -> str:
+    """Validate a `KIND/SLUG` subject, optionally of one kind."""
+    match = _SUBJECT_RE.fullmatch(value)
+    if not match:
+        raise ValueError(
+            f"{shown(value)} is not a subject: expected KIND/SLUG with KIND one of "
+            f"{', '.join(SUBJECT_KINDS)} and a lowercase slug like kr-ai-gpus"
+        )
+    if len(match.group(2)) > MAX_SLUG:
+        raise ValueError(
+            f"the slug of {shown(value)} is longer than the limit of {MAX_SLUG} characters "
+            f"(got {len(match.group(2))})"
+        )
+    if kind is not None and match.group(1) != kind:
+        raise ValueError(f"{shown(value)} must be a {kind} subject ({kind}/...)")
+    return value

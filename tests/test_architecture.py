@@ -109,15 +109,92 @@ def test_the_decoding_worker_loads_no_store_service_or_write_path():
     ) == []
 
 
-def test_the_quick_read_path_imports_only_the_standard_library_orjson_and_the_vocabulary():
-    # ledger/store/quick.py answers `show` and `list` without the service: if it
-    # imported the catalogue, the folds or SQLAlchemy it would start as slowly.
-    light = [ROOT / "ledger" / "store" / "quick.py", ROOT / "ledger" / "vocabulary.py"]
-    allowed = {"ledger.vocabulary", "orjson"}
+# What the quick read path (ledger/store/quick.py) loads to answer `history` and
+# the audit queries from the log alone: the row decoder, the stored form, the
+# folds and the audit functions, the very code the service runs. If one of
+# them imported pydantic, SQLAlchemy or the event catalogue when it loads,
+# those commands would start as slowly as through the service.
+LIGHT_MODULES = sorted(
+    [
+        ROOT / "ledger" / "__init__.py",
+        ROOT / "ledger" / "amounts.py",
+        ROOT / "ledger" / "audit.py",
+        ROOT / "ledger" / "bulk.py",
+        ROOT / "ledger" / "errors.py",
+        ROOT / "ledger" / "moments.py",
+        ROOT / "ledger" / "records.py",
+        ROOT / "ledger" / "upcasting.py",
+        ROOT / "ledger" / "vocabulary.py",
+        ROOT / "ledger" / "store" / "__init__.py",
+        ROOT / "ledger" / "store" / "quick.py",
+        ROOT / "ledger" / "store" / "rows.py",
+        *_modules("ledger/projections"),
+    ]
+)
+HEAVY = ("sqlalchemy", "pydantic", "ledger.events", "ledger.service", "ledger.quantities")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _loaded_imports(path: Path) -> set[str]:
+    """The modules a module imports when it loads: its top level, not its functions (which
+    may import what they alone need) and not its `if TYPE_CHECKING:` blocks."""
+    tree = ast.parse(path.read_text("utf-8"))
+    found: set[str] = set()
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            if node.module == "ledger":  # from ledger import upcasting: a submodule
+                found.update(f"ledger.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.If):
+            if not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
+                pending += [*node.body, *node.orelse]
+        elif isinstance(node, ast.Try):
+            pending += [*node.body, *node.orelse, *node.finalbody]
+            pending += [stmt for handler in node.handlers for stmt in handler.body]
+    return found
+
+
+def test_the_light_modules_import_only_the_standard_library_orjson_and_each_other():
+    allowed = {_module_name(path) for path in LIGHT_MODULES} | {"orjson"}
     heavy = [
         f"{path.relative_to(ROOT)} imports {name}"
-        for path in light
-        for name in _imports(path)
+        for path in LIGHT_MODULES
+        for name in _loaded_imports(path)
+        if name.split(".")[0] not in sys.stdlib_module_names and name not in allowed
+    ]
+    assert heavy == []
+
+
+def test_the_light_modules_load_without_pydantic_sqlalchemy_or_the_catalogue():
+    import subprocess
+
+    names = [_module_name(path) for path in LIGHT_MODULES]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {names!r}:\n    importlib.import_module(name)\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert loaded.stdout.strip() == ""
+
+
+def test_show_and_list_load_nothing_of_the_log_reader():
+    # ledger/store/quick.py answers `show` and `list` from the read-model tables: it
+    # loads the records, the folds and the row decoder only when a command reads the log.
+    allowed = {"ledger.vocabulary", "orjson"}
+    heavy = [
+        name
+        for name in _loaded_imports(ROOT / "ledger" / "store" / "quick.py")
         if name.split(".")[0] not in sys.stdlib_module_names and name not in allowed
     ]
     assert heavy == []

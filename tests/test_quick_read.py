@@ -24,7 +24,7 @@ from cli.app import cli
 from cli.commands_demo import example_lines
 from cli.context import Env
 from ledger.service import Ledger
-from ledger.store import quick
+from ledger.store import quick, rows, sql
 from ledger.store.readmodels import readmodel_metadata
 from ledger.store.sql import metadata
 from ledger.synthetic import synthetic_lines
@@ -74,6 +74,14 @@ def _subjects(db: str) -> list[str]:
 
 def test_the_quick_reader_knows_every_table_of_the_current_layout():
     assert set(metadata.tables) | set(readmodel_metadata.tables) == quick.TABLES
+    assert set(metadata.tables) == quick.LOG_TABLES
+
+
+def test_the_quick_reader_selects_the_columns_the_store_decodes():
+    # One row decoder for both paths (ledger/store/rows.py): the quick reader
+    # selects its columns by name, in the order the store's table declares them.
+    assert rows.EVENT_COLUMNS == sql.EVENT_COLUMNS
+    assert sql.decode_row is rows.decode_row
 
 
 @pytest.mark.parametrize("which", ["example_db", "synthetic_db"])

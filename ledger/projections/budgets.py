@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ledger.amounts import exact_arithmetic, format_amount, format_total
 from ledger.projections.commitments import CommitmentState
 from ledger.projections.common import HistoryError, event_data
-from ledger.quantities import exact_arithmetic, format_amount, format_total
 from ledger.records import StoredEvent
 
 # The funding phase each recorded phase counts towards: an adjusted line

@@ -8,9 +8,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ledger.events import stored_quantity
+from ledger.amounts import StoredQuantity, format_amount, format_total, stored_quantity
 from ledger.projections.common import HistoryError, event_data
-from ledger.quantities import Quantity, format_amount, format_total
 from ledger.records import StoredEvent
 from ledger.vocabulary import StatusInputs
 
@@ -18,14 +17,15 @@ _fromisoformat = date.fromisoformat
 
 FUNDING_PHASES = ("proposed", "approved", "executed")
 
+
 @dataclass
 class TargetState:
     """One target of a commitment, with how far it got and the money behind it."""
 
     key: str
-    quantity: Quantity
+    quantity: StoredQuantity
     description: str | None = None
-    baseline: Quantity | None = None
+    baseline: StoredQuantity | None = None
     due: date | None = None
     achieved: Decimal | None = None
     funded: dict[str, Decimal] = field(default_factory=dict)
@@ -142,8 +142,8 @@ class CommitmentState:
         }
 
 
-def _quantity_json(quantity: Quantity) -> dict[str, str]:
-    """`quantity.model_dump(mode="json")`, without pydantic's call overhead."""
+def _quantity_json(quantity: StoredQuantity) -> dict[str, str]:
+    """The export form of a quantity: what the typed model dumps, `{"amount": ..., "unit": ...}`."""
     return {"amount": _amount_text(quantity.amount), "unit": quantity.unit}
 
 
@@ -152,11 +152,11 @@ def _quantity_json(quantity: Quantity) -> dict[str, str]:
 # builds and formats each: both are pure, so each is done once. Bounded:
 # cleared when full.
 _MEMO_SIZE = 1 << 16
-_QUANTITIES: dict[tuple[str, str], Quantity] = {}
+_QUANTITIES: dict[tuple[str, str], StoredQuantity] = {}
 _AMOUNT_TEXTS: dict[Decimal, str] = {}
 
 
-def _quantity(raw: dict[str, Any]) -> Quantity:
+def _quantity(raw: dict[str, Any]) -> StoredQuantity:
     """`stored_quantity(raw)`, one shared instance per stored amount and unit (it is frozen)."""
     amount, unit = raw["amount"], raw["unit"]
     if type(amount) is not str or type(unit) is not str:

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 from ledger import upcasting
 from ledger.errors import HistoryError as HistoryError  # re-exported: the folds raise it
-from ledger.events import EventRetracted, upcast_data
 from ledger.records import StoredEvent, format_recorded_at
+from ledger.upcasting import upcast_data
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class Visible:
             else:
                 return valid_time_order(events)
         known = events if known_key is None else [e for e in events if e.recorded_at <= known_key]
-        retracted = {str(e.data["event"]) for e in known if e.type == EventRetracted.__name__}
+        retracted = {str(e.data["event"]) for e in known if e.type == "EventRetracted"}
         kept = [
             e
             for e in known

@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 from ledger.bulk import bulk
-from ledger.events import subject_kind
 from ledger.projections.actors import ActorState, fold_actor
 from ledger.projections.budgets import (
     BudgetState,
@@ -22,6 +21,7 @@ from ledger.projections.commitments import CommitmentState, fold_commitment
 from ledger.projections.common import View, Visible, live_events
 from ledger.projections.offices import OfficeState, fold_office
 from ledger.records import StoredEvent
+from ledger.vocabulary import subject_kind
 
 
 @dataclass

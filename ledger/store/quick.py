@@ -1,18 +1,31 @@
-"""Present-tense reads of an SQLite ledger whose read models are current.
+"""Reads of an SQLite ledger that need neither the service nor SQLAlchemy nor pydantic.
 
-`show` and `list` without --as-of/--known-at read the read-model tables and
-nothing else. When those tables already reflect the whole log, that takes the
-standard library and orjson: no SQLAlchemy, no pydantic, no event catalogue,
-which are most of a command's start-up on a small ledger (docs/performance.md).
+Two kinds of read, each answering a command the way `ledger.service.Ledger`
+would, byte for byte:
+
+* the present state (`show`, `list`, and `overdue`/`unfunded` without
+  --as-of/--known-at) from the read-model tables, when those already reflect
+  the whole log (the tracking row equals the head): catching them up needs
+  the folds and a write, which is the service's job;
+* the log itself (`history`, the audit queries, and anything asked of
+  another moment), whose rows are decoded by ledger/store/rows.py, the
+  decoding the SQL store uses, and handed to the same folds and audit
+  functions the service hands its events to (`answer`, `EventLog`).
+
+Both take the standard library and orjson, plus the light ledger modules
+(records, the folds, the audit queries: none imports pydantic): no
+SQLAlchemy, no event catalogue, which are most of a command's start-up on a
+small ledger (docs/performance.md).
 
 A published copy in a folder nobody can write to is read in place this way
 (see `_published`); every other command needs to write beside the ledger.
 
-This module answers only that happy case, read-only, in one read transaction,
+This module answers only the happy case, read-only, in one read transaction,
 and says None for anything else: a URL rather than a file, a file that is not
-a ledger of this release's layout, read models behind the log (they must be
-caught up, which needs the folds), a subject it does not hold, a recorder name
-it would have to judge. The caller then takes the full path through
+a ledger of this release's layout, read models behind the log, a subject it
+does not hold, an event stored under another schema than this release's, a
+clock it cannot read, a recorder name it would have to judge, a row or a
+history that does not read. The caller then takes the full path through
 `ledger.service.Ledger`, which gives the same answer or the proper error, so
 nothing here words an error of its own.
 
@@ -24,37 +37,36 @@ answer here to the full path's.
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from ledger.vocabulary import (
-    MAX_SLUG,
     READ_MODEL_TRACKER,
-    SLUG_PATTERN,
-    SUBJECT_KINDS,
     TZ_SETTING,
+    check_subject,
     judged,
+    subject_kind,
     with_status_inputs,
 )
 
-# Every table of the layout this release writes (ledger/store/sql.py's and
-# ledger/store/readmodels.py's metadata; a test keeps the two lists equal).
-# A ledger missing one was made by an earlier release and is upgraded by the
-# full path on open.
-TABLES = frozenset(
+if TYPE_CHECKING:
+    # Imported where the log is read: `show` and `list` read tables, not events.
+    from ledger.projections.common import View
+    from ledger.records import StoredEvent
+
+# The tables of the log in the layout this release writes (ledger/store/sql.py's
+# metadata), and with them those of the read models (ledger/store/readmodels.py's);
+# a test keeps both lists equal to the metadata. A ledger missing one was made
+# by an earlier release and is upgraded by the full path on open.
+LOG_TABLES = frozenset({"events", "event_refs", "merkle_nodes", "checkpoints", "ledger_settings"})
+TABLES = LOG_TABLES | frozenset(
     {
-        "events",
-        "event_refs",
-        "merkle_nodes",
-        "checkpoints",
-        "ledger_settings",
         "actors",
         "offices",
         "tenures",
@@ -68,18 +80,19 @@ TABLES = frozenset(
 SECTIONS = ("actors", "offices", "commitments", "budgets")
 DISABLE_ENV = "POLICY_LEDGER_QUICK_READ"  # "0" sends every read through the full path
 
-_SUBJECT_RE = re.compile(rf"({'|'.join(SUBJECT_KINDS)})/({SLUG_PATTERN})")
-# What a damaged table or a file changed under us can raise while read here:
-# the full path then reads the same rows and reports as it does.
-_UNREADABLE = (sqlite3.Error, ValueError, KeyError, TypeError, IndexError)
+# What a damaged table, a file changed under us or a bad zone setting can raise
+# while read here: the full path then reads the same rows and reports as it does.
+_UNREADABLE = (sqlite3.Error, ValueError, KeyError, TypeError, IndexError, OSError)
+_T = TypeVar("_T")
 
 
 def subject_state(target: str, user: str, subject: str) -> dict[str, Any] | None:
     """`Ledger.subject_state(subject, ledger.view())` when the read models are current, else None."""
-    match = _SUBJECT_RE.fullmatch(subject)
-    if match is None or len(match.group(2)) > MAX_SLUG:
+    try:
+        check_subject(subject)
+    except ValueError:
         return None
-    section = f"{match.group(1)}s"
+    section = f"{subject_kind(subject)}s"
     try:
         with _current(target, user) as read:
             if read is None:
@@ -96,20 +109,128 @@ def subject_state(target: str, user: str, subject: str) -> dict[str, Any] | None
 
 def state_sections(target: str, user: str) -> dict[str, dict[str, Any]] | None:
     """`Ledger.state_json(ledger.view())` when the read models are current, else None."""
+    found = judged_sections(target, user)
+    return None if found is None else found[0]
+
+
+def judged_sections(target: str, user: str) -> tuple[dict[str, dict[str, Any]], date] | None:
+    """`state_sections` and the day its statuses were judged on (the present view's
+    `judged_on`, which `overdue` measures lateness from), or None."""
     try:
         with _current(target, user) as read:
             if read is None:
                 return None
             conn, zone = read
-            return judged({name: _section(conn, name) for name in SECTIONS}, _today(zone))
+            day = _today(zone)
+            return judged({name: _section(conn, name) for name in SECTIONS}, day), day
     except _UNREADABLE:
+        return None
+
+
+class Declined(Exception):
+    """The quick path cannot answer alone: the service must (raised inside `answer`)."""
+
+
+class EventLog:
+    """The log of an SQLite ledger in one read snapshot, read as the service reads it.
+
+    Each method is the `ledger.service.Ledger` method of the same name on the
+    same ledger, or raises `Declined` where that one would raise or do
+    anything but read.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, zone: ZoneInfo) -> None:
+        self._conn = conn
+        self.zone = zone
+
+    def events(self) -> Iterator[StoredEvent]:
+        """`Ledger.events()`: every stored event in position order, streamed."""
+        return self._rows("ORDER BY position")
+
+    def size(self) -> int:
+        """How many events the log holds."""
+        found = self._conn.execute("SELECT max(position) FROM events").fetchone()
+        return int(found[0] or 0)
+
+    def history(self, subject: str) -> list[StoredEvent]:
+        """`Ledger.history(subject)`: the subject's events in version order."""
+        try:
+            check_subject(subject)
+        except ValueError:
+            raise Declined("a malformed subject") from None
+        events = list(self._rows("WHERE subject = ? ORDER BY version", (subject,)))
+        if not events:
+            raise Declined("no events")  # the service says so
+        return events
+
+    def view(self, *, as_of: str | None = None, known_at: str | None = None) -> View:
+        """`Ledger.view(as_of=..., known_at=...)`: the clocks read in the ledger's zone, and now."""
+        from ledger.moments import normalise_occurred_at
+        from ledger.projections.common import View
+        from ledger.records import occurred_instant
+
+        def moment(text: str) -> datetime:
+            try:
+                return occurred_instant(normalise_occurred_at(text), self.zone)
+            except ValueError:
+                raise Declined("a clock the service words an error about") from None
+
+        return View(
+            now=datetime.now(UTC),
+            as_of=moment(as_of) if as_of else None,
+            known_at=moment(known_at) if known_at else None,
+            tz=self.zone,
+        )
+
+    def _rows(self, clause: str, parameters: tuple[Any, ...] = ()) -> Iterator[StoredEvent]:
+        from ledger import upcasting
+        from ledger.store.rows import EVENT_COLUMNS, decode_row
+
+        current = upcasting.CURRENT_SCHEMA
+        # The cursor reads as it is iterated, and closes with the connection.
+        rows = self._conn.execute(
+            f"SELECT {', '.join(EVENT_COLUMNS)} FROM events {clause}",  # no input in the text
+            parameters,
+        )
+        for row in rows:
+            stored = decode_row(row)
+            if stored.schema != current:
+                # Upcast through the catalogue, or refused as too new: the service's to do.
+                raise Declined(f"an event stored under schema {stored.schema}")
+            yield stored
+
+
+def answer(target: str, user: str, compute: Callable[[EventLog], _T]) -> _T | None:
+    """`compute(log)` on the log of the SQLite ledger at `target`, or None.
+
+    None when the quick path cannot answer alone: the ledger is not one it
+    reads (see the module's docstring), or `compute` raised anything at all,
+    `Declined` or an error of the folds about a stored history (the service
+    then raises its own). The log is read in one read transaction, so
+    everything `compute` reads is one snapshot of it.
+    """
+    try:
+        with _snapshot(target, user, LOG_TABLES) as read:
+            if read is None:
+                return None
+            return compute(EventLog(*read))
+    except Exception:  # whatever went wrong, the service answers and words the error
         return None
 
 
 @contextmanager
 def _current(target: str, user: str) -> Iterator[tuple[sqlite3.Connection, ZoneInfo] | None]:
-    """An open read transaction on the ledger at `target` and its zone, when the read models
-    hold the whole log; None otherwise."""
+    """`_snapshot` of every table, when the read models hold the whole log; None otherwise."""
+    with _snapshot(target, user, TABLES) as read:
+        yield read if read is not None and _tracking_head(read[0]) else None
+
+
+@contextmanager
+def _snapshot(
+    target: str, user: str, tables: frozenset[str]
+) -> Iterator[tuple[sqlite3.Connection, ZoneInfo] | None]:
+    """An open read transaction on the ledger at `target` and its zone, when it is a ledger
+    of the current layout (`tables`, the schema column) this path may read; None otherwise."""
     path = _ledger_file(target)
     if path is None or os.environ.get(DISABLE_ENV) == "0" or not _plain_name(user):
         yield None
@@ -126,26 +247,29 @@ def _current(target: str, user: str) -> Iterator[tuple[sqlite3.Connection, ZoneI
     with closing(conn):
         conn.execute("PRAGMA query_only=ON")
         conn.execute("PRAGMA busy_timeout=5000")
-        conn.execute("BEGIN")  # one snapshot: the check and the rows agree
-        zone = _checked(conn)
+        conn.execute("BEGIN")  # one snapshot: the checks and the rows agree
+        zone = _zone(conn, tables)
         yield None if zone is None else (conn, zone)
 
 
-def _checked(conn: sqlite3.Connection) -> ZoneInfo | None:
-    """The ledger's zone when this is a current-layout ledger whose read models are current."""
-    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if not tables >= TABLES:
+def _zone(conn: sqlite3.Connection, tables: frozenset[str]) -> ZoneInfo | None:
+    """The ledger's zone when this is a current-layout ledger holding these tables."""
+    present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not present >= tables:
         return None
     if "schema" not in {row[1] for row in conn.execute("PRAGMA table_info(events)")}:
         return None
+    zone = conn.execute("SELECT value FROM ledger_settings WHERE key = ?", (TZ_SETTING,)).fetchone()
+    return ZoneInfo(zone[0] if zone else "UTC")
+
+
+def _tracking_head(conn: sqlite3.Connection) -> bool:
+    """Whether the read models reflect the whole log: the tracking row is at the head."""
     (head,) = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
     tracked = conn.execute(
         "SELECT position FROM readmodel_tracking WHERE name = ?", (READ_MODEL_TRACKER,)
     ).fetchone()
-    if tracked is None or tracked[0] != head:
-        return None
-    zone = conn.execute("SELECT value FROM ledger_settings WHERE key = ?", (TZ_SETTING,)).fetchone()
-    return ZoneInfo(zone[0] if zone else "UTC")
+    return tracked is not None and tracked[0] == head
 
 
 def _section(

@@ -35,11 +35,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from sys import intern
 from typing import Any
 from urllib.parse import quote
 
-import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -64,9 +62,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from ledger.errors import ConcurrencyError, CorruptRecord, LedgerConfigError, StorageError
+from ledger.errors import ConcurrencyError, LedgerConfigError, StorageError
 from ledger.merkle import nodes_added_by_append
 from ledger.records import StoredEvent, canonical_json
+
+# Rows are decoded by ledger/store/rows.py, which the quick read path
+# (ledger/store/quick.py) shares: one decoding for both.
+from ledger.store.rows import decode_history_row as _decode_history_row
+from ledger.store.rows import decode_row as decode_row
+from ledger.store.rows import decode_sourceless_row as _decode_sourceless_row
+from ledger.store.rows import decoded as _decoded
 
 metadata = MetaData()
 Position = BigInteger().with_variant(Integer, "sqlite")
@@ -1170,98 +1175,5 @@ def _row_values(stored: StoredEvent) -> tuple[Any, ...]:
     )
 
 
-def decode_row(row: Sequence[Any]) -> StoredEvent:
-    """A stored event from a row of every column in EVENT_COLUMNS order."""
-    return _decoded(row, _decode_row)
-
-
-def _decoded(row: Sequence[Any], decode: Callable[[Sequence[Any]], StoredEvent]) -> StoredEvent:
-    """A row decoded, or the row reported as corrupt at its position (the first column)."""
-    try:
-        return decode(row)
-    except (ValueError, TypeError, KeyError) as exc:  # orjson.JSONDecodeError is a ValueError
-        position = row[0]
-        raise CorruptRecord(
-            int(position) if isinstance(position, int) else 0,
-            f"the stored row was altered: it cannot be read ({str(exc).splitlines()[0]})",
-        ) from None
-
-
-def _decode_row(row: Sequence[Any]) -> StoredEvent:
-    (
-        position,
-        event_id,
-        type_,
-        subject,
-        version,
-        occurred_at,
-        occurred_key,
-        recorded_at,
-        recorded_by,
-        data,
-        sources,
-        leaf_hash,
-        schema,
-    ) = row
-    return StoredEvent.trusted(
-        position=int(position),
-        id=str(event_id),
-        type=str(type_),
-        subject=str(subject),
-        version=int(version),
-        occurred_at=str(occurred_at),
-        recorded_at=str(recorded_at),
-        recorded_by=str(recorded_by),
-        data=orjson.loads(data),
-        sources=orjson.loads(sources),
-        leaf_hash=str(leaf_hash),
-        occurred_key=str(occurred_key),
-        schema=int(schema),
-    )
-
-
 # Every column but `sources` and `leaf_hash`, in EVENT_COLUMNS order.
 _SOURCELESS_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in ("sources", "leaf_hash"))
-
-
-def _sourceless_decoder(keep: Callable[[str], str]) -> Callable[[Sequence[Any]], StoredEvent]:
-    """A row decoder for replays without sources; `keep` is applied to repeating texts."""
-
-    def decode(row: Sequence[Any]) -> StoredEvent:
-        (
-            position,
-            event_id,
-            type_,
-            subject,
-            version,
-            occurred_at,
-            occurred_key,
-            recorded_at,
-            recorded_by,
-            data,
-            schema,
-        ) = row
-        return StoredEvent.trusted(
-            position=int(position),
-            id=str(event_id),
-            type=keep(str(type_)),
-            subject=keep(str(subject)),
-            version=int(version),
-            occurred_at=keep(str(occurred_at)),
-            recorded_at=str(recorded_at),
-            recorded_by=keep(str(recorded_by)),
-            data=orjson.loads(data),
-            sources=[],
-            leaf_hash="",
-            occurred_key=keep(str(occurred_key)),
-            schema=int(schema),
-        )
-
-    return decode
-
-
-# A replay that holds the whole log: types, subjects, recorders and days repeat
-# across events, so each is kept once (interned).
-_decode_sourceless_row = _sourceless_decoder(intern)
-# A history is dropped once folded: nothing to share (str of a str is itself).
-_decode_history_row = _sourceless_decoder(str)
