@@ -101,6 +101,19 @@ def test_export_known_at_covers_only_the_log_recorded_by_then(ledger, clock):
 VIEWS = ["now", "as of", "known at", "both", "known before anything"]
 
 
+def view_named(ledger, which):
+    """One of VIEWS; "known at" is the moment the 21st event was recorded."""
+    second = next(e for e in ledger.events() if e.position == 21).recorded_at
+    options = {
+        "now": {},
+        "as of": {"as_of": "2025-06-04"},
+        "known at": {"known_at": second},
+        "both": {"as_of": "2025-01-01", "known_at": second},
+        "known before anything": {"known_at": "2020-01-01"},
+    }[which]
+    return ledger.view(**options)
+
+
 @pytest.mark.parametrize("which", VIEWS)
 def test_the_export_read_from_the_store_is_the_reference_export(any_ledger, which):
     # Ledger.export (the command's) reads size and root from the stored tree and
@@ -109,16 +122,9 @@ def test_the_export_read_from_the_store_is_the_reference_export(any_ledger, whic
     lines = example_lines()
     for chunk in (lines[:20], lines[20:35], lines[35:]):
         any_ledger.import_lines(chunk)  # three record times, so known_at cuts the log
-    second = next(e for e in any_ledger.events() if e.position == 21).recorded_at
-    view = {
-        "now": {},
-        "as of": {"as_of": "2025-06-04"},
-        "known at": {"known_at": second},
-        "both": {"as_of": "2025-01-01", "known_at": second},
-        "known before anything": {"known_at": "2020-01-01"},
-    }[which]
-    reference = export_bytes(export_document(any_ledger.events(), any_ledger.view(**view), None))
-    exported = any_ledger.export(any_ledger.view(**view))
+    view = view_named(any_ledger, which)
+    reference = export_bytes(export_document(any_ledger.events(), view, None))
+    exported = any_ledger.export(view)
     assert export_bytes(exported) == reference
     expected_size = {"known at": 35, "both": 35, "known before anything": 0}.get(which, 48)
     assert exported["ledger"]["size"] == expected_size

@@ -27,8 +27,7 @@ from ledger.service import Ledger
 from ledger.store.readmodels import ReadModels
 from ledger.synthetic import synthetic_lines
 from tests.builders import ev, lines, made
-
-VIEWS = ["now", "as of", "known at", "both", "known before anything"]
+from tests.test_export import VIEWS, view_named
 
 
 @pytest.fixture
@@ -40,18 +39,6 @@ def filled(make_ledger: Callable[..., Ledger], db_target: str) -> Ledger:
     for start, stop in ((0, 20), (20, 300), (300, len(everything))):
         ledger.import_lines(everything[start:stop])
     return ledger
-
-
-def _view(ledger: Ledger, which: str) -> View:
-    second = next(e for e in ledger.events() if e.position == 21).recorded_at
-    options = {
-        "now": {},
-        "as of": {"as_of": "2025-06-04"},
-        "known at": {"known_at": second},
-        "both": {"as_of": "2025-01-01", "known_at": second},
-        "known before anything": {"known_at": "2020-01-01"},
-    }[which]
-    return ledger.view(**options)
 
 
 def _reference(ledger: Ledger, view: View, upto: int | None = None) -> bytes:
@@ -67,7 +54,7 @@ def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("which", VIEWS)
 def test_the_stream_is_the_reference_export(filled: Ledger, which: str, small_parts: None) -> None:
-    view = _view(filled, which)
+    view = view_named(filled, which)
     stream = filled.export_stream(view)
     written = b"".join(stream.chunks)
     assert written == _reference(filled, view)
@@ -81,7 +68,7 @@ def test_the_stream_is_the_reference_export(filled: Ledger, which: str, small_pa
 def test_the_present_is_read_from_the_read_models(
     filled: Ledger, monkeypatch: pytest.MonkeyPatch, small_parts: None
 ) -> None:
-    view = _view(filled, "now")
+    view = view_named(filled, "now")
     expected = _reference(filled, view)
 
     def no_replay(*_: Any, **__: Any) -> Any:
@@ -104,7 +91,7 @@ def _more(ledger: Ledger) -> None:
 def test_an_append_before_the_state_is_read_is_not_in_the_export(
     filled: Ledger, make_ledger: Callable[..., Ledger], db_target: str, small_parts: None
 ) -> None:
-    view = _view(filled, "now")
+    view = view_named(filled, "now")
     stream = filled.export_stream(view)  # size, root and continuity are pinned here
     before = stream.size
     other = make_ledger(db_target)
@@ -118,7 +105,7 @@ def test_an_append_before_the_state_is_read_is_not_in_the_export(
 def test_an_append_while_the_state_is_read_is_not_in_the_export(
     filled: Ledger, make_ledger: Callable[..., Ledger], db_target: str, small_parts: None
 ) -> None:
-    view = _view(filled, "now")
+    view = view_named(filled, "now")
     stream = filled.export_stream(view)
     before = stream.size
     parts = [next(stream.chunks)]  # the first part is read: the snapshot is open now

@@ -32,7 +32,8 @@ from ledger.service import Ledger
 from ledger.store import quick
 from ledger.synthetic import synthetic_lines
 from tests.builders import ev, lines
-from tests.test_read_only_folder import CLI, _read_only, _read_only_mounts_work
+from tests.test_quick_read import _subjects, _without_service
+from tests.test_read_only_folder import _read_only_mounts_work, same_in_place
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_SITTING = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
@@ -110,20 +111,6 @@ def _run(db: str, *args: str, quick_read: bool, user: str = "editor") -> tuple[i
     env = {"POLICY_LEDGER_QUICK_READ": "1" if quick_read else "0"}
     result = CliRunner().invoke(cli, ["--db", db, "--user", user, *args], env=env)
     return result.exit_code, result.stdout_bytes + result.stderr_bytes
-
-
-def _without_service(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make any use of the full path fail the command: the quick path must answer alone."""
-
-    def refuse(self: Env) -> Ledger:
-        raise AssertionError("the command opened the ledger through the service")
-
-    monkeypatch.setattr(Env, "ledger", refuse)
-
-
-def _subjects(db: str) -> list[str]:
-    with sqlite3.connect(db) as conn:
-        return [row[0] for row in conn.execute("SELECT DISTINCT subject FROM events ORDER BY 1")]
 
 
 def _retracted_subjects(db: str) -> list[str]:
@@ -478,16 +465,7 @@ def test_history_and_the_audits_read_a_published_ledger_in_place(tmp_path):
         ["revisions", "--known-at", "2026-03-01"],
         ["search", "GPU"],
     ]
-    writable = [
-        subprocess.run([str(CLI), "--db", db, *args], capture_output=True, text=True)
-        for args in reads
-    ]
-    assert all(done.returncode == 0 for done in writable)
-    done = _read_only(
-        folder, *(f"{CLI} --db {db} {' '.join(map(repr, args))}; echo EXIT=$?" for args in reads)
-    )
-    assert done.stdout == "".join(f"{w.stdout}EXIT=0\n" for w in writable)
-    assert done.stderr == ""
+    same_in_place(folder, db, reads)
 
 
 def test_a_large_logs_replayed_state_is_left_to_the_service(synthetic_db, monkeypatch):

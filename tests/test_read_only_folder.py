@@ -9,6 +9,7 @@ file permissions, not through a read-only mount).
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -73,6 +74,21 @@ def _read_only(folder: Path, *commands: str) -> subprocess.CompletedProcess[str]
     )
 
 
+def same_in_place(folder: Path, db: str, reads: list[list[str]]) -> None:
+    """Each command prints on a read-only mount of `folder` what it prints on the writable copy."""
+    writable = [
+        subprocess.run([str(CLI), "--db", db, *args], capture_output=True, text=True)
+        for args in reads
+    ]
+    assert all(done.returncode == 0 for done in writable)
+    done = _read_only(
+        folder,
+        *(f"{CLI} --db {shlex.quote(db)} {shlex.join(args)}; echo EXIT=$?" for args in reads),
+    )
+    assert done.stdout == "".join(f"{w.stdout}EXIT=0\n" for w in writable)
+    assert done.stderr == ""
+
+
 @pytest.mark.skipif(_read_only_mounts_work() is not None, reason=str(_read_only_mounts_work()))
 def test_show_and_list_read_a_published_ledger_in_place(tmp_path):
     folder = _published_copy(tmp_path)
@@ -82,16 +98,7 @@ def test_show_and_list_read_a_published_ledger_in_place(tmp_path):
         ["show", "office/president-of-korea", "--json"],
         ["list", "--kind", "commitment"],
     ]
-    writable = [
-        subprocess.run([str(CLI), "--db", str(db), *args], capture_output=True, text=True)
-        for args in reads
-    ]
-    assert all(done.returncode == 0 for done in writable)
-    done = _read_only(
-        folder, *(f"{CLI} --db {db} {' '.join(args)}; echo EXIT=$?" for args in reads)
-    )
-    assert done.stdout == "".join(f"{w.stdout}EXIT=0\n" for w in writable)
-    assert done.stderr == ""
+    same_in_place(folder, str(db), reads)
     # What needs the service (another moment, the events themselves) still says why it cannot.
     later = _read_only(
         folder, f"{CLI} --db {db} show commitment/kr-ai-gpus-10000 --as-of 2025-06-01"
