@@ -127,8 +127,9 @@ def diff(env: Env, start: str, end: str, known: bool, as_json: bool) -> None:
     )
     if diffs is None:
         ledger = env.ledger()
-        before = make_view(ledger, **{"as_of": None, "known_at": None, key: start})
-        after = make_view(ledger, **{"as_of": None, "known_at": None, key: end})
+        clocks = {"as_of": None, "known_at": None}
+        before = make_view(ledger, **{**clocks, key: start}, option="--from")
+        after = make_view(ledger, **{**clocks, key: end}, option="--to")
         diffs = audit.diff_states(list(ledger.events()), before, after)
     if as_json:
         print_json([d.to_json() for d in diffs])

@@ -101,12 +101,17 @@ def view_options(func: F) -> F:
     )(func)
 
 
-def make_view(ledger: Ledger, as_of: str | None, known_at: str | None) -> Any:
-    """A projection view from the two clock options; a bad value is a usage error."""
+def make_view(
+    ledger: Ledger, as_of: str | None, known_at: str | None, *, option: str | None = None
+) -> Any:
+    """A projection view from the two clock options; a bad value is a usage error.
+
+    `option`: the name the user gave the clock (`diff --from`), when not --as-of/--known-at.
+    """
     try:
         return ledger.view(as_of=as_of, known_at=known_at)
     except InvalidEvent as exc:
-        raise click.BadParameter(exc.reason, param_hint=exc.field) from None
+        raise click.BadParameter(exc.reason, param_hint=option or exc.field) from None
 
 
 def write_bytes(chunks: Iterable[bytes], *, batch: int = 1 << 16) -> None:

@@ -600,3 +600,22 @@ def test_help_of_each_command_shows_an_example(command: str, tmp_path: Path) -> 
     out = Cli(tmp_path / "ledger.db").ok(f"{command} --help").stdout
     assert "Example" in out
     assert f"policy-ledger {command} " in out
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        ("--from notadate --to 2025-12-31", "--from"),
+        ("--from 2025-01-01 --to notadate", "--to"),
+        ("--known --from 2025-01-01 --to 2025-13-40", "--to"),
+    ],
+)
+def test_diff_names_the_option_whose_moment_does_not_read(
+    korea: Cli, arguments: str, named: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = korea.db.read_bytes()
+    for quick_read in ("1", "0"):  # the quick path declines; the service words the error
+        monkeypatch.setenv("POLICY_LEDGER_QUICK_READ", quick_read)
+        line = usage_error(korea.run(f"diff {arguments}"))
+        assert line.startswith(f"Error: Invalid value for {named}:"), line
+    assert korea.db.read_bytes() == before
