@@ -156,3 +156,28 @@ def test_a_failure_while_writing_leaves_no_file(
     assert result.output == "Error: cannot read the ledger: disk I/O error\n"
     assert not target.exists()
     assert [p.name for p in target.parent.iterdir()] == []  # no temporary file left either
+
+
+def test_the_state_is_read_as_the_bytes_are_written(
+    filled: Ledger, monkeypatch: pytest.MonkeyPatch, small_parts: None
+) -> None:
+    # Streaming, not a whole document built first: when the first parts of the
+    # state have been written, most of it has not been read yet.
+    original = ReadModels.read_at
+    read = 0
+
+    def counted(self: ReadModels, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        nonlocal read
+        for part in original(self, *args, **kwargs):
+            read += 1
+            yield part
+
+    monkeypatch.setattr(ReadModels, "read_at", counted)
+    chunks = filled.export_stream(view_named(filled, "now")).chunks
+    for _ in range(3):
+        next(chunks)
+    read_early = read
+    rest = list(chunks)
+    assert rest
+    assert read > 20  # the state came in many parts
+    assert read_early <= 3
