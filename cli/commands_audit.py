@@ -23,6 +23,7 @@ from cli.context import (
     not_empty,
     pass_env,
     print_json,
+    quickly,
     view_options,
 )
 from cli.render import table
@@ -34,32 +35,6 @@ if TYPE_CHECKING:
     from ledger.records import StoredEvent
 
 _T = TypeVar("_T")
-
-
-# The service replays a state one subject at a time, without sources; the
-# quick path holds the whole log. Past this many events that costs more than
-# the start-up the quick path saves, so a replayed state is left to the service.
-QUICK_REPLAY_EVENTS = 20_000
-
-
-def _quickly(
-    env: Env,
-    compute: Callable[[list[StoredEvent], View], _T],
-    as_of: str | None = None,
-    known_at: str | None = None,
-    *,
-    replays: bool = False,
-) -> _T | None:
-    """`compute(events, view)` on the whole log and the view of these clocks, read by the quick
-    path; None when it declines (the caller then asks the service). `replays`: `compute`
-    folds the whole state, which the quick path does only for a small log."""
-
-    def run(log: quick.EventLog) -> _T:
-        if replays and log.size() > QUICK_REPLAY_EVENTS:
-            raise quick.Declined("a large log: the service replays it subject by subject")
-        return compute(list(log.events()), log.view(as_of=as_of, known_at=known_at))
-
-    return quick.answer(env.db, env.user, run)
 
 
 def _present(env: Env, compute: Callable[[dict[str, Any], date], _T]) -> _T | None:
@@ -172,7 +147,7 @@ def unfunded(
     if as_of is None and known_at is None:
         found = _present(env, lambda sections, _: audit.unfunded(sections, fraction))
     else:
-        found = _quickly(
+        found = quickly(
             env,
             lambda events, view: audit.unfunded(_state_json(events, view), fraction),
             as_of,
@@ -212,7 +187,7 @@ def overdue(env: Env, as_of: str | None, known_at: str | None, as_json: bool) ->
     if as_of is None and known_at is None:
         found = _present(env, audit.overdue)
     else:
-        found = _quickly(
+        found = quickly(
             env,
             lambda events, view: audit.overdue(_state_json(events, view), view.judged_on),
             as_of,
@@ -251,7 +226,7 @@ def stalled(env: Env, days: int, as_of: str | None, known_at: str | None, as_jso
     Example:
       policy-ledger stalled --days 90 --as-of 2025-12-31
     """
-    found = _quickly(env, lambda events, view: audit.stalled(events, view, days), as_of, known_at)
+    found = quickly(env, lambda events, view: audit.stalled(events, view, days), as_of, known_at)
     if found is None:
         ledger = env.ledger()
         found = audit.stalled(list(ledger.events()), make_view(ledger, as_of, known_at), days)
@@ -275,7 +250,7 @@ def revisions(env: Env, as_of: str | None, known_at: str | None, as_json: bool) 
     Example:
       policy-ledger revisions --json
     """
-    found = _quickly(env, audit.revisions, as_of, known_at)
+    found = quickly(env, audit.revisions, as_of, known_at)
     if found is None:
         ledger = env.ledger()
         found = audit.revisions(list(ledger.events()), make_view(ledger, as_of, known_at))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
 from cli.app import cli
-from cli.context import Env, json_option, make_view, pass_env, print_json, view_options
+from cli.context import Env, json_option, make_view, pass_env, print_json, quickly, view_options
 from cli.render import table
-from ledger.continuity import Grouping
+from ledger.continuity import ContinuityReport, Grouping, continuity_report
+
+if TYPE_CHECKING:
+    from ledger.projections.common import View
+    from ledger.records import StoredEvent
 
 
 def _print_cohort(heading: str, cohort: dict[str, Any]) -> None:
@@ -90,15 +94,23 @@ def continuity(
     """
     if office and "/" not in office:
         office = f"office/{office}"
-    ledger = env.ledger()
-    view = make_view(ledger, as_of, known_at)
-    report = ledger.continuity(
-        view,
-        office=office,
-        horizon_days=horizon_days,
-        by=cast(Grouping, grouping),
-        area=area,
-    ).to_json()
+    options: dict[str, Any] = {
+        "office": office,
+        "horizon_days": horizon_days,
+        "by": cast(Grouping, grouping),
+        "area": area,
+    }
+
+    def report_of(events: list[StoredEvent], view: View) -> ContinuityReport:
+        return continuity_report(events, view, **options)
+
+    # A small SQLite ledger is read without the service (ledger/store/quick.py);
+    # a large one, any other store and every error go through it.
+    found = quickly(env, report_of, as_of, known_at, replays=True)
+    if found is None:
+        ledger = env.ledger()
+        found = ledger.continuity(make_view(ledger, as_of, known_at), **options)
+    report = found.to_json()
     if as_json:
         print_json(report)
         return

@@ -18,10 +18,17 @@ if TYPE_CHECKING:
     # SQLAlchemy, pydantic and the event catalogue, which the quick reads
     # (`show`, `list`, `history` and the audit queries) do without
     # (ledger/store/quick.py).
+    from ledger.projections.common import View
+    from ledger.records import StoredEvent
     from ledger.service import Ledger
 
 F = TypeVar("F", bound=Callable[..., Any])
+_T = TypeVar("_T")
 DEFAULT_DB = "policy-ledger.db"
+# The service replays a state one subject at a time, without sources; the
+# quick path holds the whole log. Past this many events that costs more than
+# the start-up the quick path saves, so a replayed state is left to the service.
+QUICK_REPLAY_EVENTS = 20_000
 
 
 def default_user() -> str:
@@ -123,3 +130,24 @@ def write_bytes(chunks: Iterable[bytes], *, batch: int = 1 << 16) -> None:
 def print_json(value: Any) -> None:
     """Write a JSON document to stdout, keys sorted, with a newline."""
     write_bytes([orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"])
+
+
+def quickly(
+    env: Env,
+    compute: Callable[[list[StoredEvent], View], _T],
+    as_of: str | None = None,
+    known_at: str | None = None,
+    *,
+    replays: bool = False,
+) -> _T | None:
+    """`compute(events, view)` on the whole log and the view of these clocks, read by the quick
+    path (ledger/store/quick.py); None when it declines (the caller then asks the service).
+    `replays`: `compute` folds the whole state, which the quick path does only for a small log."""
+    from ledger.store import quick
+
+    def run(log: quick.EventLog) -> _T:
+        if replays and log.size() > QUICK_REPLAY_EVENTS:
+            raise quick.Declined("a large log: the service replays it subject by subject")
+        return compute(list(log.events()), log.view(as_of=as_of, known_at=known_at))
+
+    return quick.answer(env.db, env.user, run)

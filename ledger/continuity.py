@@ -43,9 +43,9 @@ from itertools import pairwise
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from ledger.amounts import exact_arithmetic, format_amount, format_total
 from ledger.bulk import bulk
 from ledger.errors import NotFound
-from ledger.events import GOVERNING_CAPACITIES, subject_kind
 from ledger.projections.budgets import latest_allocations
 from ledger.projections.commitments import (
     CommitmentState,
@@ -55,8 +55,8 @@ from ledger.projections.commitments import (
 )
 from ledger.projections.common import View, Visible, live_events
 from ledger.projections.offices import OfficeState, Tenure, fold_office
-from ledger.quantities import exact_arithmetic, format_amount, format_total
 from ledger.records import StoredEvent, instant_key, occurred_instant
+from ledger.vocabulary import GOVERNING_CAPACITIES, subject_kind
 
 __all__ = [
     "DEFAULT_HORIZON_DAYS",

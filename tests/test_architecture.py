@@ -120,6 +120,7 @@ LIGHT_MODULES = sorted(
         ROOT / "ledger" / "amounts.py",
         ROOT / "ledger" / "audit.py",
         ROOT / "ledger" / "bulk.py",
+        ROOT / "ledger" / "continuity.py",
         ROOT / "ledger" / "errors.py",
         ROOT / "ledger" / "moments.py",
         ROOT / "ledger" / "records.py",

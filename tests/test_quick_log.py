@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIRST_SITTING = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 LATER_SITTING = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
 BETWEEN = "2026-01-20"  # --known-at: after the first sitting, before the later one
+OFFICE, AREA = "office/head-of-government", "energy"  # of the synthetic ledger
 HEAVY = ("sqlalchemy", "pydantic", "ledger.events", "ledger.service")
 
 
@@ -121,7 +122,7 @@ def _retracted_subjects(db: str) -> list[str]:
 
 
 def _audit_commands(
-    actors: list[str], words: list[str], domain: str, publisher: str
+    actors: list[str], words: list[str], domain: str, publisher: str, office: str, area: str
 ) -> list[list[str]]:
     clocks = [
         [],
@@ -140,6 +141,8 @@ def _audit_commands(
             ["stalled", "--days", "30", "--json", *clock],
             ["revisions", *clock],
             ["revisions", "--json", *clock],
+            ["continuity", *clock],
+            ["continuity", "--json", "--by", "tenure", "--horizon", "90", *clock],
         ]
         for actor in actors:
             commands += [["by-actor", actor, *clock], ["by-actor", actor, "--json", *clock]]
@@ -154,6 +157,7 @@ def _audit_commands(
         ["diff", "--from", "2020-01-01", "--to", "2026-06-03", "--json"],
         ["diff", "--known", "--from", BETWEEN, "--to", "2026-03-01"],
         ["diff", "--known", "--from", "2000-01-01", "--to", BETWEEN, "--json"],
+        ["continuity", "--office", office, "--area", area, "--horizon", "30"],
     ]
     return commands
 
@@ -198,6 +202,8 @@ def test_the_example_ledgers_history_and_audits_answer_as_the_service_does(
         ["인공지능", "GPU", "nothing-says-this"],
         "koreaherald.com",
         "yonhap",
+        "office/president-of-korea",
+        "ai",
     )
     _assert_quick_answers_as_the_service(example_db, commands, moment, monkeypatch)
 
@@ -215,6 +221,8 @@ def test_the_synthetic_ledgers_history_and_audits_answer_as_the_service_does(
         ["공약", "pledge check", "INVEST"],
         "example",
         "assembly",
+        OFFICE,
+        AREA,
     )
     _assert_quick_answers_as_the_service(
         synthetic_db, commands, datetime(2026, 3, 1, tzinfo=UTC), monkeypatch
@@ -228,10 +236,12 @@ def test_the_example_ledger_holds_what_the_comparisons_need(example_db):
         revisions = _run(example_db, "revisions", quick_read=True)[1]
         overdue = _run(example_db, "overdue", quick_read=True)[1]
         before = _run(example_db, "revisions", "--known-at", BETWEEN, quick_read=True)[1]
+        continuity = _run(example_db, "continuity", quick_read=True)[1]
     assert b"[retracted by v" in history
     assert b"commitment/kr-ai-gpus-10000" in revisions and b"+50.0%" in revisions
     assert b"commitment/kr-ai-talent-3300" in overdue
     assert before == b"no revisions\n"
+    assert b"actor/lee-jae-myung" in continuity and b"continued" in continuity
 
 
 def test_the_log_the_quick_path_reads_is_the_services(example_db):
@@ -292,6 +302,8 @@ def test_the_quick_paths_view_is_the_services(example_db, as_of, known_at):
         ["sources", "--domain", "koreaherald.com"],
         ["search", "GPU"],
         ["diff", "--from", "2025-06-03", "--to", "2025-12-31"],
+        ["continuity"],
+        ["continuity", "--known-at", BETWEEN, "--json"],
     ],
     ids=" ".join,
 )
@@ -330,6 +342,9 @@ def test_what_the_quick_path_declines_the_service_answers_with_its_own_words(tmp
         (example_db, ["stalled", "--known-at", "2026-13-01"]),
         (example_db, ["diff", "--from", "2025-06-03", "--to", "2025-06-03T00:00:00"]),
         (example_db, ["by-actor", "han-duck-soo", "--as-of", "0999-12-31"]),
+        (example_db, ["continuity", "--office", "office/no-such-office"]),
+        (example_db, ["continuity", "--as-of", "2025-02-30"]),
+        (str(not_a_ledger), ["continuity"]),
     ]
     for db, args in cases:
         expected = _run(db, *args, quick_read=False)
@@ -471,9 +486,9 @@ def test_history_and_the_audits_read_a_published_ledger_in_place(tmp_path):
 def test_a_large_logs_replayed_state_is_left_to_the_service(synthetic_db, monkeypatch):
     # The quick path holds the whole log to replay a state; the service folds
     # one subject at a time without sources. Past the limit the service answers.
-    import cli.commands_audit as commands_audit
+    import cli.context
 
-    monkeypatch.setattr(commands_audit, "QUICK_REPLAY_EVENTS", 1000)
+    monkeypatch.setattr(cli.context, "QUICK_REPLAY_EVENTS", 1000)
     opened: list[str] = []
     service = Env.ledger
 
