@@ -18,14 +18,13 @@ from cli.context import (
     make_view,
     pass_env,
     print_json,
+    quickly,
     view_options,
     write_bytes,
 )
 from cli.output import Output, OutputError, check_new_file, reason
 from cli.output import write_atomically as write_atomically  # used by commands_demo
-from ledger.decoding import read_lines
-from ledger.export import event_line, export_schema
-from ledger.service import Ledger, load_zone
+from ledger.export import ExportStream, event_line, export_bytes, export_document, export_schema
 
 PROGRESS_THRESHOLD_BYTES = 4 << 20  # a progress bar for files above 4 MiB (about 5,000 events)
 
@@ -63,6 +62,8 @@ def init(env: Env, origin: str | None, tz: str | None) -> None:
       policy-ledger init --tz Asia/Seoul --origin watchdog.example/kr-ai
       policy-ledger --db postgresql+psycopg://postgres@localhost/newsroom init
     """
+    from ledger.service import Ledger, load_zone
+
     if tz is not None:
         load_zone(tz)  # before anything is created: a typo must not leave a file behind
     ledger = Ledger.init(env.db, tz=tz, origin=origin, user=env.user)
@@ -99,6 +100,8 @@ def import_(env: Env, file: BinaryIO, mirror: bool, as_json: bool) -> None:
       cat events.ndjson | policy-ledger import -
       policy-ledger --db mirror.db import --mirror source-events.ndjson
     """
+    from ledger.decoding import read_lines
+
     ledger = env.ledger()
     if mirror:
         result = ledger.import_mirror(read_lines(file))
@@ -136,18 +139,28 @@ def export(env: Env, output: str | None, as_of: str | None, known_at: str | None
       policy-ledger export -o state.json
       policy-ledger export --as-of 2025-06-03 --known-at 2025-12-31
     """
-    ledger = env.ledger()
-    view = make_view(ledger, as_of, known_at)
-    # Written as the state is read: the whole document of a large ledger
-    # would be gigabytes. A file appears only once complete.
+
+    def exported() -> ExportStream:
+        # A small SQLite ledger is replayed whole without the service (the
+        # reference document, ledger/store/quick.py); anything else is
+        # written as the service reads the state: the whole document of a
+        # large ledger would be gigabytes.
+        document = quickly(env, export_document, as_of, known_at, replays=True)
+        if document is not None:
+            ledger = document["ledger"]
+            return ExportStream(ledger["size"], ledger["root"], iter([export_bytes(document)]))
+        service = env.ledger()
+        return service.export_stream(make_view(service, as_of, known_at))
+
     if output:
-        with Output(output, make_folders=True) as out:  # a bad path fails before the work
-            stream = ledger.export_stream(view)
+        # A file appears only once complete; a bad path fails before the work.
+        with Output(output, make_folders=True) as out:
+            stream = exported()
             out.write_all(stream.chunks)
             out.commit()
         click.echo(f"wrote {output} ({stream.size} events)", err=True)
     else:
-        write_bytes(ledger.export_stream(view).chunks)
+        write_bytes(exported().chunks)
 
 
 @cli.command("export-events")

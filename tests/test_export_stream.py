@@ -150,7 +150,9 @@ def test_a_failure_while_writing_leaves_no_file(
 
     monkeypatch.setattr(ReadModels, "read_at", failing)
     target = tmp_path / "out" / "state.json"
-    runner = CliRunner(env={"POLICY_LEDGER_DEBUG": None})
+    # The service's streamed export (a small SQLite ledger is otherwise read whole
+    # by the quick path, which builds the document before a byte is written).
+    runner = CliRunner(env={"POLICY_LEDGER_DEBUG": None, "POLICY_LEDGER_QUICK_READ": "0"})
     result = runner.invoke(cli, ["--db", sqlite_target, "export", "-o", str(target)])
     assert result.exit_code == 1
     assert result.output == "Error: cannot read the ledger: disk I/O error\n"

@@ -143,6 +143,7 @@ def _audit_commands(
             ["revisions", "--json", *clock],
             ["continuity", *clock],
             ["continuity", "--json", "--by", "tenure", "--horizon", "90", *clock],
+            ["export", *clock],
         ]
         for actor in actors:
             commands += [["by-actor", actor, *clock], ["by-actor", actor, "--json", *clock]]
@@ -304,6 +305,8 @@ def test_the_quick_paths_view_is_the_services(example_db, as_of, known_at):
         ["diff", "--from", "2025-06-03", "--to", "2025-12-31"],
         ["continuity"],
         ["continuity", "--known-at", BETWEEN, "--json"],
+        ["export"],
+        ["export", "--as-of", "2025-06-03"],
     ],
     ids=" ".join,
 )
@@ -345,6 +348,8 @@ def test_what_the_quick_path_declines_the_service_answers_with_its_own_words(tmp
         (example_db, ["continuity", "--office", "office/no-such-office"]),
         (example_db, ["continuity", "--as-of", "2025-02-30"]),
         (str(not_a_ledger), ["continuity"]),
+        (example_db, ["export", "--known-at", "2026-01-20T25:00:00Z"]),
+        (str(not_a_ledger), ["export"]),
     ]
     for db, args in cases:
         expected = _run(db, *args, quick_read=False)
@@ -498,7 +503,12 @@ def test_a_large_logs_replayed_state_is_left_to_the_service(synthetic_db, monkey
 
     monkeypatch.setattr(Env, "ledger", counted)
     with freeze_time(datetime(2026, 6, 1, tzinfo=UTC)):
-        for command in (["overdue", "--as-of", "2025-06-03"], ["unfunded", "--known-at", BETWEEN]):
+        for command in (
+            ["overdue", "--as-of", "2025-06-03"],
+            ["unfunded", "--known-at", BETWEEN],
+            ["continuity", "--json"],
+            ["export"],
+        ):
             opened.clear()
             quick_answer = _run(synthetic_db, *command, quick_read=True)
             assert opened == ["service"], command

@@ -7,10 +7,11 @@ would, byte for byte:
   --as-of/--known-at) from the read-model tables, when those already reflect
   the whole log (the tracking row equals the head): catching them up needs
   the folds and a write, which is the service's job;
-* the log itself (`history`, the audit queries, and anything asked of
-  another moment), whose rows are decoded by ledger/store/rows.py, the
-  decoding the SQL store uses, and handed to the same folds and audit
-  functions the service hands its events to (`answer`, `EventLog`).
+* the log itself (`history`, the audit queries, and on a small ledger
+  `continuity`, `export` and any state asked of another moment), whose rows
+  are decoded by ledger/store/rows.py, the decoding the SQL store uses, and
+  handed to the same folds, reports and audit functions the service hands
+  its events to (`answer`, `EventLog`).
 
 Both take the standard library and orjson, plus the light ledger modules
 (records, the folds, the audit queries: none imports pydantic): no
