@@ -3,7 +3,8 @@
 Builds a synthetic ledger of N events (ledger/synthetic.py) and measures, in
 one run, import, full rebuild, read-model rebuild and catch-up (when they
 exist), verify, export, the continuity report, `show` on a large and a tiny
-ledger, peak memory, and the PostgreSQL import, each against a baseline
+ledger, each everyday command on the tiny ledger against a bare Python
+start-up, peak memory, and the PostgreSQL import, each against a baseline
 measured in the same run. Writes bench/results/<timestamp>.json and
 bench/results/latest.md, and prints the markdown table. See bench/README.md.
 """
@@ -35,6 +36,7 @@ SKIPPABLE = (
     "export",
     "continuity",
     "show",
+    "startup",
     "postgres",
 )
 ONE_MILLION = 1_000_000
@@ -148,7 +150,7 @@ def _header(report: dict[str, Any]) -> str:
 
 FOOTER = """\
 ratio: events/s ÷ the baseline's events/s, measured in the same run (higher is
-faster), except the `show` rows: their time ÷ the baseline's time (lower is
+faster), except the `show` and start-up rows: their time ÷ the baseline's time (lower is
 better; the median of the ratios of runs taken side by side), and there the
 baseline column holds the baseline's seconds. Seconds are
 medians of the runs (a step under 20 s is run up to --repeat times, each in a
@@ -189,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             *steps.imports(context, es_problem),
             *steps.reads(context),
             *steps.shows(context),
+            *steps.startups(context),
             *steps.memory(context),
             *steps.postgres(context, pg_url, pg_named, info),
         ]

@@ -23,6 +23,7 @@ from measure import (
     BenchError,
     Measurement,
     child_argv,
+    cli_path,
     copy_sqlite,
     measure,
     middle_commitment,
@@ -372,6 +373,65 @@ def shows(context: Context) -> list[Row]:
         rows.append(_show_row(names[2], context, times, startup, events=TINY_EVENTS))
     except BenchError as exc:
         return [Row(name, note=f"error: {exc}") for name in names]
+    return rows
+
+
+# Each command of a day at the desk, on the tiny ledger, against the bare
+# start-up: issue 5 wants a command on a small ledger to cost about that.
+# The reads answer without the service on an SQLite file (ledger/store/quick.py);
+# the write decodes with pydantic and appends through SQLAlchemy.
+STARTUP_COMMANDS: dict[str, list[str]] = {
+    "--help": ["--help"],
+    "list": ["list"],
+    "history": ["history", "{subject}"],
+    "overdue": ["overdue"],
+    "continuity": ["continuity"],
+    "export": ["export"],
+    "verify": ["verify"],
+    "assess (a write)": [
+        "assess",
+        "{subject}",
+        "--assessor",
+        "actor/watchdog",
+        "--rubric",
+        "pledge-3",
+        "--rating",
+        "fulfilled",
+        "--on",
+        "{made_on}",
+        "--source",
+        "https://watchdog.example/bench/startup",
+    ],
+}
+
+
+def startups(context: Context) -> list[Row]:
+    """Each of STARTUP_COMMANDS on the tiny ledger vs `python -c 'import click, sqlite3'`."""
+    names = [f"start-up: {name} ({TINY_EVENTS} events) vs bare" for name in STARTUP_COMMANDS]
+    if "startup" in context.skip:
+        return [Row(name, note="skipped") for name in names]
+    tiny = context.path("tiny.db")
+    subject = middle_commitment(tiny)
+    fields = {"subject": subject, "made_on": _made_on(tiny, subject)}
+    startup = "python -c 'import click, sqlite3'"
+    db = context.path("startup.db")
+
+    def fresh() -> None:  # the write appends: each run starts from the same ledger
+        copy_sqlite(tiny, db)
+
+    rows = []
+    for name, (command, words) in zip(names, STARTUP_COMMANDS.items(), strict=True):
+        context.log(f"{name} ...")
+        try:
+            argv = [cli_path(), "--db", str(db), *(word.format(**fields) for word in words)]
+            fresh()  # for the warm-up run
+            times = process_times([argv, STARTUP_ARGV], context.show_runs, before_each=fresh)
+        except BenchError as exc:
+            rows.append(Row(name, note=f"error: {exc}"))
+            continue
+        row = _show_row(name, context, times, startup, events=TINY_EVENTS)
+        row.extra["command"] = command
+        rows.append(row)
     return rows
 
 
