@@ -15,6 +15,7 @@ from cli.app import cli
 from cli.context import (
     Env,
     json_option,
+    keep_reads_quick,
     make_view,
     pass_env,
     print_json,
@@ -112,6 +113,7 @@ def import_(env: Env, file: BinaryIO, mirror: bool, as_json: bool) -> None:
                 result = ledger.import_lines(_reported(read_lines(file), bar.update))
         else:
             result = ledger.import_lines(read_lines(file))
+    keep_reads_quick(ledger)
     if as_json:
         print_json(
             {

@@ -151,3 +151,31 @@ def quickly(
         return compute(list(log.events()), log.view(as_of=as_of, known_at=known_at))
 
     return quick.answer(env.db, env.user, run)
+
+
+def keep_reads_quick(ledger: Ledger, *, most: int | None = None) -> None:
+    """After a write, bring the read models up to the log's head when few events are behind.
+
+    A query finds them current and reads them without the service
+    (ledger/store/quick.py); else it starts the service only to catch them up,
+    which costs a command several times its start-up. The write has paid that
+    start-up already. More than `most` events behind (default
+    QUICK_REPLAY_EVENTS: a large import) is left to the next query or
+    `policy-ledger rebuild`, as catching up is then the rebuild's work.
+
+    The write is committed by now: a failure here is a warning, never the
+    write's failure; the next query catches up and reports it.
+    """
+    from ledger.errors import HistoryError, LedgerError
+
+    limit = QUICK_REPLAY_EVENTS if most is None else most
+    try:
+        if ledger.store.head() - ledger.readmodels.position() <= limit:
+            ledger.catch_up()
+    except (LedgerError, HistoryError) as exc:
+        reason = str(exc).replace("\r", "\\r").replace("\n", "\\n")
+        click.echo(
+            f"warning: the write is recorded, but the read models were not brought up to "
+            f"date ({reason}); the next query will try again",
+            err=True,
+        )
