@@ -5,24 +5,25 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cli.app import cli
 from cli.context import Env, json_option, pass_env, print_json
 from cli.output import Output, OutputError, check_new_file, reason
-from ledger import integrity, verification
-from ledger.checkpoint import (
-    Checkpoint,
-    Signer,
-    generate_key,
-    parse_signer,
-    parse_verifier,
-    sign_checkpoint,
-)
+from ledger import verification
 from ledger.errors import LedgerConfigError
-from ledger.service import Ledger
+
+if TYPE_CHECKING:
+    from ledger.checkpoint import Signer
+    from ledger.service import Ledger
+
+# The service (SQLAlchemy, pydantic, the event catalogue), ledger.integrity and
+# ledger.checkpoint (cryptography) are imported by the commands that use them:
+# `verify` on a small SQLite ledger reads it without them
+# (ledger/store/quick_verify.py), in about the time Python, click and SQLite
+# take to start.
 
 
 def _read_text(path: str, what: str) -> str:
@@ -63,19 +64,31 @@ def verify(env: Env, checkpoint_file: str | None, key_file: str | None, as_json:
     """
     if bool(checkpoint_file) != bool(key_file):
         raise click.UsageError("--checkpoint and --key go together")
-    ledger = env.ledger()
-    total = ledger.store.head()
-    if sys.stderr.isatty() and not as_json and total > 20_000:
-        with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
-            report = verification.verify_ledger(ledger.store, progress=bar.update)
-    else:
-        report = verification.verify_ledger(ledger.store)
+
+    def run(store: verification.VerifyStore) -> verification.VerifyReport:
+        total = store.head()
+        if sys.stderr.isatty() and not as_json and total > 20_000:
+            with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
+                return verification.verify_ledger(store, progress=bar.update)
+        return verification.verify_ledger(store)
+
+    report = None
+    if not checkpoint_file:  # a published checkpoint's signature needs the service's path
+        from ledger.store import quick_verify
+
+        report = quick_verify.answer(env.db, env.user, run)
     published = None
-    if report.intact and checkpoint_file and key_file:
-        verifier = parse_verifier(_read_text(key_file, "key").strip())
-        published = integrity.check_published(
-            ledger.store, _read_text(checkpoint_file, "checkpoint"), verifier
-        )
+    if report is None:
+        ledger = env.ledger()
+        report = run(ledger.store)
+        if report.intact and checkpoint_file and key_file:
+            from ledger import integrity
+            from ledger.checkpoint import parse_verifier
+
+            verifier = parse_verifier(_read_text(key_file, "key").strip())
+            published = integrity.check_published(
+                ledger.store, _read_text(checkpoint_file, "checkpoint"), verifier
+            )
     if as_json:
         print_json({**report.to_json(), "published_checkpoint": published})
     elif report.intact:
@@ -94,6 +107,9 @@ def verify(env: Env, checkpoint_file: str | None, key_file: str | None, as_json:
 def _checkpoint_text(ledger: Ledger, signer: Signer | None) -> str:
     """The text make_checkpoint will record for the tree as it stands (signatures are
     deterministic: Ed25519)."""
+    from ledger import integrity
+    from ledger.checkpoint import Checkpoint, sign_checkpoint
+
     size, root = integrity.tree_root(ledger.store)
     checkpoint = Checkpoint(origin=ledger.origin, size=size, root=root)
     return sign_checkpoint(checkpoint, signer) if signer is not None else checkpoint.body()
@@ -110,6 +126,8 @@ def _checkpoint_to_file(ledger: Ledger, signer: Signer | None, output: str) -> d
     asking again returns the same checkpoint while the log has not grown. A FIFO or a
     device is opened before recording and written after it (it cannot be prepared).
     """
+    from ledger import integrity
+
     with Output(output) as out:
         if not out.direct:
             text = _checkpoint_text(ledger, signer)
@@ -150,6 +168,9 @@ def checkpoint(env: Env, key_file: str | None, output: str | None, as_json: bool
       policy-ledger checkpoint
       policy-ledger checkpoint --sign watchdog.key -o checkpoint.txt
     """
+    from ledger import integrity
+    from ledger.checkpoint import parse_signer
+
     ledger = env.ledger()
     signer = parse_signer(_read_text(key_file, "key").strip()) if key_file else None
     if output:
@@ -184,6 +205,8 @@ def keygen(env: Env, name: str | None, prefix: str) -> None:
     Example:
       policy-ledger keygen -o watchdog      # watchdog.key (keep secret), watchdog.pub (publish)
     """
+    from ledger.checkpoint import generate_key
+
     key_name = name or env.ledger().origin
     private, public = generate_key(key_name)
     secret = Path(f"{prefix}.key")
@@ -242,6 +265,8 @@ def prove_inclusion(env: Env, event_id: str, size: int | None, as_json: bool) ->
     Example:
       policy-ledger prove inclusion 5dc0e476-b6fe-5c3e-a574-1a9898d1fcd6 --json
     """
+    from ledger import integrity
+
     proof = integrity.prove_inclusion(env.ledger().store, event_id, size)
     if as_json:
         print_json(proof)
@@ -266,6 +291,8 @@ def prove_consistency(env: Env, old: int, new: int | None, as_json: bool) -> Non
     Example:
       policy-ledger prove consistency 48 --json
     """
+    from ledger import integrity
+
     proof = integrity.prove_consistency(env.ledger().store, old, new)
     if as_json:
         print_json(proof)

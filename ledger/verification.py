@@ -8,22 +8,18 @@ alone is settled against the first half's walk (`_settle`).
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
 from ledger.bulk import bulk, collector_paused
 from ledger.errors import CorruptRecord, StorageError
-from ledger.integrity import EMPTY_TREE
-from ledger.merkle import (
-    node_hash,
-)
+from ledger.merkle import EMPTY_ROOT, node_hash
 from ledger.records import (
     MAX_SAFE_INTEGER,
     SIXTEEN_DIGITS,
@@ -33,10 +29,54 @@ from ledger.records import (
     occurred_instant,
     orjson_is_canonical,
 )
-from ledger.store.sql import SqlEventStore, decode_row
+from ledger.store.rows import decode_row
 from ledger.vocabulary import TZ_SETTING
 
 Progress = Callable[[int], None]
+
+EMPTY_TREE = bytes.fromhex(EMPTY_ROOT)
+"""The root of the tree of no events (ledger/integrity.py's EMPTY_TREE)."""
+
+
+class VerifyStore(Protocol):
+    """What verify reads of a store: `SqlEventStore`'s methods of these names (their
+    docstrings say what each returns), or those of ledger/store/quick_verify.py's
+    `SnapshotStore`, an SQLite ledger file read with the standard library.
+
+    This module loads neither store: SqlEventStore (SQLAlchemy) is imported only
+    where the second process opens the ledger, so verify on a small SQLite ledger
+    starts without SQLAlchemy, pydantic or the event catalogue.
+    """
+
+    def checkpoints(self) -> list[dict[str, Any]]:
+        """Every stored checkpoint (size, root, recorded_at, note), smallest size first."""
+        ...
+
+    def reader_url(self) -> str | None:
+        """A URL a second process can open to read the same ledger, or None (one process)."""
+        ...
+
+    def head(self) -> int:
+        """The last stored position (0 when empty)."""
+        ...
+
+    def setting(self, key: str) -> str | None:
+        """A ledger setting, or None."""
+        ...
+
+    def verify_rows(
+        self, *, after: int = 0, upto: int | None = None, batch_size: int = 5000
+    ) -> Iterator[Sequence[Sequence[Any]]]:
+        """Rows of every column of `events` with after < position <= upto, in keyset batches."""
+        ...
+
+    def level_nodes(self, level: int, after: int, limit: int) -> Sequence[tuple[Any, Any]]:
+        """Stored (idx, hash) of one tree level with idx > after, in idx order, at most `limit`."""
+        ...
+
+    def node_count(self, level: int) -> int:
+        """How many nodes of a level are stored."""
+        ...
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -279,7 +319,7 @@ class _Walk:
 
     def __init__(
         self,
-        store: SqlEventStore,
+        store: VerifyStore,
         checkpoints: dict[int, str],
         batch: int,
         start: int = 0,
@@ -619,6 +659,8 @@ def _check_upper(
     Any failure is sent back as text, so that the first process can say why.
     """
     try:
+        from ledger.store.sql import SqlEventStore  # SQLAlchemy: only in the second process
+
         with collector_paused():
             store = SqlEventStore.open(url)
             try:
@@ -641,7 +683,7 @@ def _check_upper(
     send.close()
 
 
-def _lower_rows(store: SqlEventStore, upto: int, batch: int) -> Iterator[Sequence[Sequence[Any]]]:
+def _lower_rows(store: VerifyStore, upto: int, batch: int) -> Iterator[Sequence[Sequence[Any]]]:
     """The rows up to `upto`; when the last ones are missing, also the next stored row.
 
     A single pass would read that row next and report what is missing before
@@ -659,7 +701,7 @@ def _lower_rows(store: SqlEventStore, upto: int, batch: int) -> Iterator[Sequenc
 
 
 def _run_in_two(
-    store: SqlEventStore,
+    store: VerifyStore,
     lower: _Walk,
     url: str,
     start: int,
@@ -673,6 +715,8 @@ def _run_in_two(
     settles the outcome by itself (a fault, or a log that ends inside it).
     Raises StorageError when the second process fails or dies.
     """
+    import multiprocessing  # here: a small ledger's verify never starts a second process
+
     context: Any = multiprocessing.get_context(
         start_method
     )  # typeshed's BaseContext has no Process
@@ -746,7 +790,7 @@ def _split_point(size: int) -> int:
 
 @bulk
 def verify_ledger(
-    store: SqlEventStore,
+    store: VerifyStore,
     progress: Progress | None = None,
     batch: int = 2000,
     *,
