@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from gettext import gettext as _
 from typing import Any
 
 import click
@@ -24,8 +25,8 @@ from cli.context import DEFAULT_DB, Env, default_user
 from ledger.errors import HistoryError, LedgerError
 
 # Where each command lives. A command's module is imported only when that
-# command runs (or help lists them all), so `show` does not pay for
-# cryptography, the continuity report or the HTML report at start-up.
+# command runs, so `show` does not pay for cryptography, the continuity report
+# or the HTML report at start-up, and `--help` imports none (see SUMMARIES).
 COMMAND_MODULES = {
     "cli.commands_admin": (
         "init",
@@ -71,6 +72,75 @@ COMMAND_MODULES = {
 }
 MODULE_OF = {name: module for module, names in COMMAND_MODULES.items() for name in names}
 
+# What `policy-ledger --help` says of each command: the first sentence of its
+# help, whole (click shortens it to fit the terminal as it would the command's
+# own). Listing the commands from here spares `--help` importing every command
+# module, pydantic and cryptography with them. tests/test_cli_startup.py holds
+# each line to its command's docstring: change both together.
+SUMMARIES = {
+    "appropriate": "Record a budget line in one phase, with its allocations to commitments.",
+    "assess": "Record a watchdog's rating of a commitment.",
+    "backup": "Write a consistent backup of the ledger to FILE, even while others write.",
+    "begin-tenure": "Record that a holder took office.",
+    "by-actor": "Everything ACTOR pledged, revised, withdrew or reaffirmed, and in which capacity.",
+    "checkpoint": "Record a checkpoint of the current tree (size, root, time) and print it "
+    "(C2SP tlog-checkpoint).",
+    "continuity": "When power changed hands, what happened to what the previous administration "
+    "promised.",
+    "create-office": "Create an office whose tenures the ledger follows.",
+    "demo": "Build the example ledger (South Korea's AI pledges of 2025) and show what became "
+    "of them.",
+    "diff": "The commitments whose state changed between two moments, with the changes.",
+    "end-tenure": "Record that a tenure ended.",
+    "export": "The derived state as one JSON document: the same events give the same bytes.",
+    "export-events": "The stored events as NDJSON with every stored field, in position order.",
+    "history": "The events of SUBJECT in the order recorded, with sources and recorders.",
+    "import": "Append the NDJSON events in FILE (or - for standard input): all of them or none.",
+    "init": "Create the ledger (harmless when it exists).",
+    "keygen": "Write an Ed25519 key pair for signing checkpoints (Go sumdb/note key format).",
+    "list": "Subjects in the ledger, with filters.",
+    "overdue": "Commitments past a due date and not delivered, most overdue first.",
+    "pledge": "Record a commitment (CommitmentMade).",
+    "prove": "RFC 9162 proofs that any Certificate-Transparency verifier can check.",
+    "reaffirm": "Record that a commitment was reaffirmed (for instance by a new administration).",
+    "rebuild": "Drop the read models (the derived tables) and replay the whole log into them.",
+    "register-actor": "Register a person, party, government, ministry, legislature or "
+    "organisation.",
+    "report": "Write the ledger as a static HTML site: an overview, a page per commitment, "
+    "administration, tenure and actor, the sources, and the checkpoint.",
+    "report-progress": "Record progress on a target: the cumulative level reached.",
+    "resume-tenure": "Record that a suspended holder resumed office.",
+    "retract": "Retract an earlier event of SUBJECT.",
+    "revise": "Record a revision: new quantities or due dates for targets, new targets, "
+    "removed ones.",
+    "revisions": "Every target change with its size, who made it and in which administration, "
+    "largest first.",
+    "schema": "Print the JSON Schema of the export document.",
+    "search": "Find TEXT in titles, summaries, statements, reasons and quotes (Korean and "
+    "English).",
+    "show": "The current state of SUBJECT (commitment/..., office/..., actor/..., budget/...).",
+    "sources": "Evidence audit: sources without an archive copy or hash; or everything citing "
+    "a domain or publisher.",
+    "stalled": "Live commitments with no government act (event by a governing actor, "
+    "allocation, progress report) for --days days.",
+    "supersede": "Record that a commitment was replaced by another.",
+    "suspend-tenure": "Record that the holder's powers were suspended (for instance by "
+    "impeachment).",
+    "unfunded": "Live commitments whose monetary targets have no approved money (or less than "
+    "--below).",
+    "verify": "Recompute every leaf hash, tree node and checkpoint root from the stored events.",
+    "withdraw": "Record that a commitment was withdrawn (dropped).",
+}
+
+
+def listed_command(name: str) -> click.Command:
+    """A stand-in that carries only a command's summary, for the listing in `--help`.
+
+    click shortens it as it would the command's own help (the first sentence, cut
+    to the width left), so the listing is the same byte for byte.
+    """
+    return click.Command(name, help=SUMMARIES[name])
+
 
 class LedgerGroup(click.Group):
     """A group that loads commands on demand and turns ledger errors into one-line failures (exit 1)."""
@@ -82,6 +152,25 @@ class LedgerGroup(click.Group):
         if cmd_name not in self.commands and cmd_name in MODULE_OF:
             importlib.import_module(MODULE_OF[cmd_name])  # registers its commands on `cli`
         return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's own listing (click.Group.format_commands, same widths and shortening),
+        with the commands not loaded yet listed from SUMMARIES instead of imported."""
+        commands: list[tuple[str, click.Command]] = []
+        for name in self.list_commands(ctx):
+            if name in self.commands or name not in SUMMARIES:
+                command = self.get_command(ctx, name)
+            else:
+                command = listed_command(name)
+            if command is None or command.hidden:
+                continue
+            commands.append((name, command))
+        if commands:
+            # allow for 3 times the default spacing, as click does
+            limit = formatter.width - 6 - max(len(name) for name, _command in commands)
+            rows = [(name, command.get_short_help_str(limit)) for name, command in commands]
+            with formatter.section(_("Commands")):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -2,6 +2,11 @@
 
 Each command builds the same JSON object an import line would hold and sends
 it through the same decoder and rules, so a flag and a file can never disagree.
+
+The decoder (ledger.events) and the amount reader (ledger.quantities) bring
+pydantic and the event catalogue: they are imported where a value is read, so
+`--help` and the usage errors (a missing option, a bad choice) cost about
+what Python and click cost to start.
 """
 
 from __future__ import annotations
@@ -15,9 +20,7 @@ import click
 from cli.app import cli
 from cli.context import Env, json_option, pass_env, print_json
 from ledger.errors import InvalidEvent
-from ledger.events import decode_event, shown
-from ledger.quantities import QuantityError, parse_quantity
-from ledger.records import format_recorded_at
+from ledger.vocabulary import shown
 
 F = TypeVar("F", bound=Callable[..., Any])
 CAPACITIES = ("head-of-government", "government", "legislature", "opposition", "candidate", "other")
@@ -47,6 +50,8 @@ def ask(value: Any, flag: str, text: str, value_type: Any = None) -> Any:
 
 def quantity(text: str, flag: str) -> dict[str, str]:
     """A human amount from a flag ("1.8조 원", "10,000 GPU") as a stored quantity."""
+    from ledger.quantities import QuantityError, parse_quantity
+
     try:
         return parse_quantity(text).model_dump(mode="json")
     except QuantityError as exc:
@@ -140,6 +145,8 @@ def envelope(
     """The envelope fields from the shared options (prompting for what is missing)."""
     occurred_at = opts.get("occurred_at")
     if not occurred_at and default_now:
+        from ledger.records import format_recorded_at
+
         occurred_at = format_recorded_at(click.get_current_context().obj.ledger().clock())
     occurred_at = ask(occurred_at, "--on", "When did it happen (YYYY-MM-DD)")
     urls = list(opts.get("urls") or ())
@@ -183,6 +190,8 @@ def record(
         "data": kept,
         **envelope(opts, **envelope_options),
     }
+    from ledger.events import decode_event
+
     ledger = env.ledger()
     try:
         result = ledger.record(decode_event(raw))
