@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from cli.app import cli
-from cli.context import Env, json_option, pass_env, print_json
+from cli.context import Env, json_option, keep_reads_quick, pass_env, print_json
 from ledger.errors import InvalidEvent
 from ledger.vocabulary import shown
 
@@ -207,6 +207,7 @@ def record(
         )
     else:
         click.echo(f"already recorded (id {result.skipped[0]}); nothing added")
+    keep_reads_quick(ledger)
 
 
 def _subject_of(kind: str) -> Callable[[click.Context, click.Parameter, str], str]:

@@ -111,3 +111,27 @@ def test_a_failed_catch_up_does_not_fail_the_write(example_db, tmp_path, monkeyp
     assert _behind(example_db) == 1  # recorded, not yet applied
     assert _invoke(example_db, "show", SUBJECT)[0] == 0  # the next query catches up
     assert _behind(example_db) == 0
+
+
+def test_a_recorded_event_is_read_quickly_right_after(example_db, monkeypatch):
+    before = quick.subject_state(example_db, "editor", SUBJECT)
+    assert before is not None
+    code, output = _invoke(
+        example_db,
+        "reaffirm",
+        SUBJECT,
+        "--by",
+        "actor/lee-jae-myung",
+        "--capacity",
+        "head-of-government",
+        "--statement",
+        "Reaffirmed at the AI strategy meeting",
+        "--on",
+        "2025-09-01",
+        "--source",
+        "https://example.org/reaffirmed",
+    )
+    assert code == 0 and output.startswith("recorded CommitmentReaffirmed"), output
+    assert _behind(example_db) == 0
+    shown = _reads_quickly(example_db, monkeypatch)
+    assert f'"event_count": {before["event_count"] + 1}' in shown
