@@ -10,6 +10,7 @@ from cli.app import cli
 from cli.context import Env, json_option, make_view, pass_env, print_json, quickly, view_options
 from cli.render import table
 from ledger.continuity import ContinuityReport, Grouping, continuity_report
+from ledger.vocabulary import check_subject
 
 if TYPE_CHECKING:
     from ledger.projections.common import View
@@ -44,9 +45,22 @@ def _print_cohort(heading: str, cohort: dict[str, Any]) -> None:
         click.echo(table(["unit", "pledged at transition", "appropriated in window"], money))
 
 
+def _office(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """--office as a subject (a bare slug names an office); a malformed one is a usage error."""
+    if value is None:
+        return None
+    try:
+        return check_subject(value if "/" in value else f"office/{value}", "office")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @cli.command()
 @click.option(
-    "--office", metavar="OFFICE", help="Only this office (office/...); default every office."
+    "--office",
+    metavar="OFFICE",
+    callback=_office,
+    help="Only this office (office/...); default every office.",
 )
 @click.option(
     "--horizon",
@@ -92,8 +106,6 @@ def continuity(
       policy-ledger continuity --office office/president-of-korea --horizon 180
       policy-ledger continuity --by tenure --known-at 2025-09-01 --json
     """
-    if office and "/" not in office:
-        office = f"office/{office}"
     options: dict[str, Any] = {
         "office": office,
         "horizon_days": horizon_days,

@@ -103,5 +103,6 @@ def check_subject(value: str, kind: str | None = None) -> str:
             f"(got {len(match.group(2))})"
         )
     if kind is not None and match.group(1) != kind:
-        raise ValueError(f"{shown(value)} must be a {kind} subject ({kind}/...)")
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise ValueError(f"{shown(value)} must be {article} {kind} subject ({kind}/...)")
     return value

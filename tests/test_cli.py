@@ -382,6 +382,15 @@ def test_show_with_an_unreadable_date_is_a_usage_error(korea: Cli) -> None:
     assert "--as-of" in usage_error(korea.run("show commitment/gpus --as-of 'last tuesday'"))
 
 
+def test_continuity_of_a_malformed_or_other_kind_of_office_is_a_usage_error(korea: Cli) -> None:
+    assert "--office" in usage_error(korea.run("continuity --office 'NOT A SUBJECT'"))
+    message = usage_error(korea.run("continuity --office actor/han"))
+    assert "'actor/han' must be an office subject (office/...)" in message
+    # A bare slug names an office; one the ledger does not hold is the ledger's error.
+    assert "office/nowhere has no visible events" in korea.fails("continuity --office nowhere")
+    korea.ok("continuity --office president")
+
+
 # --- history ----------------------------------------------------------------------
 
 
