@@ -29,12 +29,11 @@ from ledger import integrity, verification
 from ledger.checkpoint import generate_key, parse_signer
 from ledger.service import Ledger
 from ledger.store.quick import DISABLE_ENV
-from tests.conftest import Clock
 from tests.test_architecture import HEAVY
 from tests.test_integrity import _concatenated_leaf, _row, _sql_text, _tamper
 from tests.test_quick_read import _without_service
 from tests.test_tamper_occurred_key import GPU_PROGRESS_SQL, PROGRESS
-from tests.test_verify_parallel import _rewrite
+from tests.test_verify_parallel import _rewrite, checkpointed
 
 ROOT = Path(__file__).resolve().parents[1]
 USER = "desk@test"
@@ -49,13 +48,7 @@ CHANGED_BYTE = (
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example ledger (48 events, Asia/Seoul) with checkpoints at 0, 20 and 48 events."""
     path = tmp_path_factory.mktemp("quick-verify") / "source.db"
-    lines = list(example_lines())
-    ledger = Ledger.init(str(path), tz="Asia/Seoul", clock=Clock(), user=USER)
-    for size in CHECKPOINTS:
-        ledger.import_lines(lines[ledger.store.head() : size])
-        integrity.make_checkpoint(ledger.store, ledger.origin, ledger.clock())
-    ledger.close()
-    return path
+    return checkpointed(path, list(example_lines()), CHECKPOINTS)
 
 
 @pytest.fixture

@@ -39,12 +39,16 @@ SPLITS = (1, 2, 64, 128, 150, 200, 255, 256, 299)
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 300-event synthetic ledger with checkpoints at 100, 200 and 300 events."""
     path = tmp_path_factory.mktemp("verify-parallel") / "source.db"
-    lines = list(synthetic_lines(EVENTS, 7))
+    return checkpointed(path, list(synthetic_lines(EVENTS, 7)), CHECKPOINTS)
+
+
+def checkpointed(path: Path, lines: list[bytes], sizes: tuple[int, ...]) -> Path:
+    """A ledger of `lines` (Asia/Seoul) with a checkpoint recorded at each of `sizes` events."""
     ledger = Ledger.init(str(path), tz="Asia/Seoul", clock=Clock(), user="desk@test")
-    for end in CHECKPOINTS:
-        ledger.import_lines(lines[end - 100 : end])
+    for size in sizes:
+        ledger.import_lines(lines[ledger.store.head() : size])
         integrity.make_checkpoint(ledger.store, ledger.origin, ledger.clock())
-    assert ledger.store.head() == EVENTS
+    assert ledger.store.head() == len(lines)
     ledger.close()
     return path
 
