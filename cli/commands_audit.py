@@ -29,6 +29,7 @@ from cli.context import (
 from cli.render import table
 from ledger import audit
 from ledger.store import quick
+from ledger.vocabulary import check_subject
 
 if TYPE_CHECKING:
     from ledger.projections import View
@@ -291,15 +292,19 @@ def by_actor(env: Env, actor: str, as_of: str | None, known_at: str | None, as_j
     Example:
       policy-ledger by-actor actor/han-duck-soo
     """
-    if "/" not in actor:
-        actor = f"actor/{actor}"
-    found = quick.answer(
-        env.db,
-        env.user,
-        lambda log: audit.by_actor(log.events(), actor, log.view(as_of=as_of, known_at=known_at)),
-    )
+    try:
+        actor = check_subject(actor if "/" in actor else f"actor/{actor}", "actor")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="ACTOR") from None
+
+    def acts(log: quick.EventLog) -> list[audit.Act]:
+        log.history(actor)  # an actor the ledger never heard of: the service says so
+        return audit.by_actor(log.events(), actor, log.view(as_of=as_of, known_at=known_at))
+
+    found = quick.answer(env.db, env.user, acts)
     if found is None:
         ledger = env.ledger()
+        ledger.history(actor)  # NotFound (exit 1) for a misspelt actor, not "did nothing"
         found = audit.by_actor(ledger.events(), actor, make_view(ledger, as_of, known_at))
     _emit(
         as_json,

@@ -382,6 +382,15 @@ def test_show_with_an_unreadable_date_is_a_usage_error(korea: Cli) -> None:
     assert "--as-of" in usage_error(korea.run("show commitment/gpus --as-of 'last tuesday'"))
 
 
+def test_by_actor_of_an_actor_the_ledger_never_heard_of_is_an_error(korea: Cli) -> None:
+    # A misspelt name must not read as "did nothing": a script checking an actor's
+    # record would take the typo for a clean one.
+    assert korea.fails("by-actor actor/hann") == "Error: actor/hann has no events in this ledger"
+    assert "must be an actor subject" in usage_error(korea.run("by-actor commitment/gpus"))
+    assert "is not a subject" in usage_error(korea.run("by-actor 'Han Duck-soo'"))
+    korea.ok("by-actor han")
+
+
 def test_continuity_of_a_malformed_or_other_kind_of_office_is_a_usage_error(korea: Cli) -> None:
     assert "--office" in usage_error(korea.run("continuity --office 'NOT A SUBJECT'"))
     message = usage_error(korea.run("continuity --office actor/han"))

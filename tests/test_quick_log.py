@@ -346,6 +346,7 @@ def test_what_the_quick_path_declines_the_service_answers_with_its_own_words(tmp
         (example_db, ["diff", "--from", "2025-06-03", "--to", "2025-06-03T00:00:00"]),
         (example_db, ["by-actor", "han-duck-soo", "--as-of", "0999-12-31"]),
         (example_db, ["continuity", "--office", "office/no-such-office"]),
+        (example_db, ["by-actor", "actor/nobody-we-know"]),
         (example_db, ["continuity", "--as-of", "2025-02-30"]),
         (str(not_a_ledger), ["continuity"]),
         (example_db, ["export", "--known-at", "2026-01-20T25:00:00Z"]),
