@@ -135,6 +135,29 @@ LIGHT_MODULES = sorted(
 HEAVY = ("sqlalchemy", "pydantic", "ledger.events", "ledger.service", "ledger.quantities")
 
 
+def command_loading(argv: list[str], heavy: tuple[str, ...] = HEAVY) -> tuple[int, str, list[str]]:
+    """`policy-ledger ARGV` run in a fresh interpreter: its exit code, what it printed
+    (standard output, then standard error), and which `heavy` modules it had loaded."""
+    import json
+    import subprocess
+
+    script = (
+        "import json, sys\n"
+        "from cli.app import main\n"
+        f"sys.argv = ['policy-ledger', *{argv!r}]\n"
+        "code = 0\ntry:\n    main()\nexcept SystemExit as exc:\n    code = exc.code or 0\n"
+        f"loaded = [m for m in {heavy!r} if m in sys.modules]\n"
+        "print('\\nLOADED ' + json.dumps([code, loaded]), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0 and "\nLOADED " in done.stderr, done.stderr
+    errors, marker = done.stderr.rsplit("\nLOADED ", 1)
+    code, loaded = json.loads(marker)
+    return code, done.stdout + errors, loaded
+
+
 def _module_name(path: Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)

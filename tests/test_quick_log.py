@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from ledger.service import Ledger
 from ledger.store import quick
 from ledger.synthetic import synthetic_lines
 from tests.builders import ev, lines
+from tests.test_architecture import command_loading
 from tests.test_quick_read import _subjects, _without_service
 from tests.test_read_only_folder import _read_only_mounts_work, same_in_place
 
@@ -313,20 +312,9 @@ def test_the_quick_paths_view_is_the_services(example_db, as_of, known_at):
 def test_a_quick_command_imports_neither_sqlalchemy_nor_pydantic_nor_the_catalogue(
     example_db, command
 ):
-    script = (
-        "import sys\n"
-        "from cli.app import main\n"
-        f"sys.argv = ['policy-ledger', '--db', {example_db!r}, '--user', 'editor', *{command!r}]\n"
-        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
-        "print('HEAVY', heavy, file=sys.stderr)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip()
-    assert "HEAVY []" in done.stderr
+    code, output, loaded = command_loading(["--db", example_db, "--user", "editor", *command])
+    assert (code, loaded) == (0, [])
+    assert output.strip()
 
 
 def test_what_the_quick_path_declines_the_service_answers_with_its_own_words(tmp_path, example_db):

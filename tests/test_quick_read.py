@@ -11,8 +11,6 @@ to the full path's, byte for byte, and show which path each case took.
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from ledger.store.readmodels import readmodel_metadata
 from ledger.store.sql import metadata
 from ledger.synthetic import synthetic_lines
 from tests.builders import actor, lines, made
+from tests.test_architecture import command_loading
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -169,21 +168,9 @@ def test_a_read_after_an_append_catches_up_through_the_service_then_reads_quickl
 
 @pytest.mark.parametrize("command", [["show", "commitment/kr-ai-gpus-10000"], ["list"]])
 def test_a_read_of_a_current_ledger_imports_neither_sqlalchemy_nor_pydantic(example_db, command):
-    script = (
-        "import sys\n"
-        "from cli.app import main\n"
-        f"sys.argv = ['policy-ledger', '--db', {example_db!r}, '--user', 'editor', *{command!r}]\n"
-        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        "heavy = [m for m in ('sqlalchemy', 'pydantic', 'ledger.events', 'ledger.service') "
-        "if m in sys.modules]\n"
-        "print('HEAVY', heavy, file=sys.stderr)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert "commitment/kr-ai-gpus-10000" in done.stdout
-    assert "HEAVY []" in done.stderr
+    code, output, loaded = command_loading(["--db", example_db, "--user", "editor", *command])
+    assert (code, loaded) == (0, [])
+    assert "commitment/kr-ai-gpus-10000" in output
 
 
 def test_the_quick_reader_declines_what_it_cannot_answer_alone(tmp_path, example_db):

@@ -12,8 +12,6 @@ leaves to the service a large ledger (two processes) and a published checkpoint
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ from ledger import integrity, verification
 from ledger.checkpoint import generate_key, parse_signer
 from ledger.service import Ledger
 from ledger.store.quick import DISABLE_ENV
-from tests.test_architecture import HEAVY
+from tests.test_architecture import HEAVY, command_loading
 from tests.test_integrity import _concatenated_leaf, _row, _sql_text, _tamper
 from tests.test_quick_read import _without_service
 from tests.test_tamper_occurred_key import GPU_PROGRESS_SQL, PROGRESS
@@ -315,17 +313,6 @@ def test_verify_imports_neither_sqlalchemy_nor_pydantic_nor_cryptography(db, com
     if tampered:
         _tamper(db, CHANGED_BYTE.format(30))
     heavy = (*HEAVY, "cryptography", "ledger.integrity", "ledger.checkpoint", "ledger.store.sql")
-    script = (
-        "import sys\n"
-        "from cli.app import main\n"
-        f"sys.argv = ['policy-ledger', '--db', {db!r}, '--user', {USER!r}, *{command!r}]\n"
-        "code = 0\ntry:\n    main()\nexcept SystemExit as exc:\n    code = exc.code or 0\n"
-        f"heavy = [m for m in {heavy!r} if m in sys.modules]\n"
-        "print('EXIT', code, 'HEAVY', heavy, file=sys.stderr)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert ("position 30" in done.stdout + done.stderr) == tampered
-    assert f"EXIT {int(tampered)} HEAVY []" in done.stderr
+    code, output, loaded = command_loading(["--db", db, "--user", USER, *command], heavy)
+    assert (code, loaded) == (int(tampered), [])
+    assert ("position 30" in output) == tampered
