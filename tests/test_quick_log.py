@@ -19,10 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from freezegun import freeze_time
 
-from cli.app import cli
 from cli.commands_demo import example_lines
 from cli.context import Env
 from ledger import upcasting
@@ -31,7 +29,11 @@ from ledger.store import quick
 from ledger.synthetic import synthetic_lines
 from tests.builders import ev, lines
 from tests.test_architecture import command_loading
-from tests.test_quick_read import _subjects, _without_service
+from tests.test_quick_read import (
+    _subjects,
+    assert_quick_answers_as_the_service,
+    run_bytes,
+)
 from tests.test_read_only_folder import _read_only_mounts_work, same_in_place
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,12 +109,6 @@ def synthetic_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     return _two_sittings(path, list(synthetic_lines(3000)), _synthetic_later)
 
 
-def _run(db: str, *args: str, quick_read: bool, user: str = "editor") -> tuple[int, bytes]:
-    env = {"POLICY_LEDGER_QUICK_READ": "1" if quick_read else "0"}
-    result = CliRunner().invoke(cli, ["--db", db, "--user", user, *args], env=env)
-    return result.exit_code, result.stdout_bytes + result.stderr_bytes
-
-
 def _retracted_subjects(db: str) -> list[str]:
     with sqlite3.connect(db) as conn:
         return [
@@ -177,19 +173,6 @@ def _history_commands(subjects: list[str]) -> list[list[str]]:
     return commands
 
 
-def _assert_quick_answers_as_the_service(
-    db: str, commands: list[list[str]], moment: datetime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with freeze_time(moment):
-        full = [_run(db, *command, quick_read=False) for command in commands]
-        with monkeypatch.context() as patched:
-            _without_service(patched)
-            fast = [_run(db, *command, quick_read=True) for command in commands]
-    for command, expected, got in zip(commands, full, fast, strict=True):
-        assert expected[0] == 0, (command, expected)
-        assert got == expected, command
-
-
 @pytest.mark.parametrize(
     "moment", [datetime(2026, 2, 28, 15, 30, tzinfo=UTC), datetime(2031, 1, 1, tzinfo=UTC)]
 )
@@ -205,7 +188,7 @@ def test_the_example_ledgers_history_and_audits_answer_as_the_service_does(
         "office/president-of-korea",
         "ai",
     )
-    _assert_quick_answers_as_the_service(example_db, commands, moment, monkeypatch)
+    assert_quick_answers_as_the_service(example_db, commands, moment, monkeypatch)
 
 
 def test_the_synthetic_ledgers_history_and_audits_answer_as_the_service_does(
@@ -224,7 +207,7 @@ def test_the_synthetic_ledgers_history_and_audits_answer_as_the_service_does(
         OFFICE,
         AREA,
     )
-    _assert_quick_answers_as_the_service(
+    assert_quick_answers_as_the_service(
         synthetic_db, commands, datetime(2026, 3, 1, tzinfo=UTC), monkeypatch
     )
 
@@ -232,11 +215,13 @@ def test_the_synthetic_ledgers_history_and_audits_answer_as_the_service_does(
 def test_the_example_ledger_holds_what_the_comparisons_need(example_db):
     # The comparisons above mean something only if the answers are not all empty.
     with freeze_time(datetime(2026, 3, 1, tzinfo=UTC)):
-        history = _run(example_db, "history", "commitment/kr-ai-elite-team", quick_read=True)[1]
-        revisions = _run(example_db, "revisions", quick_read=True)[1]
-        overdue = _run(example_db, "overdue", quick_read=True)[1]
-        before = _run(example_db, "revisions", "--known-at", BETWEEN, quick_read=True)[1]
-        continuity = _run(example_db, "continuity", quick_read=True)[1]
+        history = run_bytes(example_db, "history", "commitment/kr-ai-elite-team", quick_read=True)[
+            1
+        ]
+        revisions = run_bytes(example_db, "revisions", quick_read=True)[1]
+        overdue = run_bytes(example_db, "overdue", quick_read=True)[1]
+        before = run_bytes(example_db, "revisions", "--known-at", BETWEEN, quick_read=True)[1]
+        continuity = run_bytes(example_db, "continuity", quick_read=True)[1]
     assert b"[retracted by v" in history
     assert b"commitment/kr-ai-gpus-10000" in revisions and b"+50.0%" in revisions
     assert b"commitment/kr-ai-talent-3300" in overdue
@@ -341,10 +326,10 @@ def test_what_the_quick_path_declines_the_service_answers_with_its_own_words(tmp
         (str(not_a_ledger), ["export"]),
     ]
     for db, args in cases:
-        expected = _run(db, *args, quick_read=False)
+        expected = run_bytes(db, *args, quick_read=False)
         assert expected[0] != 0, args
         assert b"Error: " in expected[1] and b"Traceback" not in expected[1], args
-        assert _run(db, *args, quick_read=True) == expected, args
+        assert run_bytes(db, *args, quick_read=True) == expected, args
     for target in [
         f"sqlite:///{tmp_path / 'absent.db'}",
         "postgresql://postgres@127.0.0.1:5432/test",
@@ -361,7 +346,7 @@ def test_a_recorder_name_only_the_service_judges_is_left_to_it(example_db, monke
         assert quick.answer(example_db, "   ", lambda log: list(log.events())) is None
         for user in ("편집자", "   "):
             args = ["history", "commitment/kr-ai-gpus-10000"]
-            assert _run(example_db, *args, quick_read=True, user=user) == _run(
+            assert run_bytes(example_db, *args, quick_read=True, user=user) == run_bytes(
                 example_db, *args, quick_read=False, user=user
             )
 
@@ -390,9 +375,9 @@ def test_a_ledger_of_an_earlier_layout_is_upgraded_by_the_service_then_read_quic
             conn.execute(older)
     assert quick.answer(str(declined), "editor", lambda log: list(log.events())) is None
     for args in (["history", "commitment/kr-ai-gpus-10000"], ["search", "GPU", "--json"]):
-        got = _run(str(declined), *args, quick_read=True)
+        got = run_bytes(str(declined), *args, quick_read=True)
         assert got[0] == 0
-        assert got == _run(str(full), *args, quick_read=False), args
+        assert got == run_bytes(str(full), *args, quick_read=False), args
     # The service upgraded the file on open: now the quick path reads it.
     assert quick.answer(str(declined), "editor", lambda log: list(log.events()))
 
@@ -409,13 +394,11 @@ def test_the_log_is_read_without_the_read_models_being_current(tmp_path, monkeyp
         ["revisions"],
         ["search", "GPU"],
     ]
-    _assert_quick_answers_as_the_service(
-        db, commands, datetime(2026, 3, 1, tzinfo=UTC), monkeypatch
-    )
+    assert_quick_answers_as_the_service(db, commands, datetime(2026, 3, 1, tzinfo=UTC), monkeypatch)
     # The present state of overdue and unfunded is the read models': the service catches them up.
     with freeze_time(datetime(2026, 3, 1, tzinfo=UTC)):
-        expected = _run(db, "overdue", quick_read=False)
-        assert _run(db, "overdue", quick_read=True) == expected
+        expected = run_bytes(db, "overdue", quick_read=False)
+        assert run_bytes(db, "overdue", quick_read=True) == expected
 
 
 def test_events_of_another_schema_are_left_to_the_service(example_db, monkeypatch):
@@ -424,7 +407,9 @@ def test_events_of_another_schema_are_left_to_the_service(example_db, monkeypatc
     monkeypatch.setattr(upcasting, "CURRENT_SCHEMA", 2)
     assert quick.answer(example_db, "editor", lambda log: list(log.events())) is None
     args = ["by-actor", "han-duck-soo", "--json"]
-    assert _run(example_db, *args, quick_read=True) == _run(example_db, *args, quick_read=False)
+    assert run_bytes(example_db, *args, quick_read=True) == run_bytes(
+        example_db, *args, quick_read=False
+    )
 
 
 def test_a_history_that_breaks_a_rule_is_reported_by_the_service(tmp_path):
@@ -438,9 +423,9 @@ def test_a_history_that_breaks_a_rule_is_reported_by_the_service(tmp_path):
         )
     assert quick.answer(db, "editor", lambda log: list(log.events()))  # the rows still read
     for args in (["revisions"], ["history", "commitment/kr-ai-gpus-10000", "--diff"]):
-        expected = _run(db, *args, quick_read=False)
+        expected = run_bytes(db, *args, quick_read=False)
         assert expected[0] == 1 and b"the stored CommitmentRevised at position" in expected[1]
-        assert _run(db, *args, quick_read=True) == expected, args
+        assert run_bytes(db, *args, quick_read=True) == expected, args
 
 
 def test_an_unreadable_row_is_reported_by_the_service(tmp_path):
@@ -449,9 +434,9 @@ def test_an_unreadable_row_is_reported_by_the_service(tmp_path):
         conn.execute("DROP TRIGGER events_no_update")
         conn.execute("UPDATE events SET data = '{not json' WHERE position = 3")
     for args in (["search", "GPU"], ["history", _subjects_at(db, 3)]):
-        expected = _run(db, *args, quick_read=False)
+        expected = run_bytes(db, *args, quick_read=False)
         assert expected[0] == 1 and b"position 3: the stored row was altered" in expected[1]
-        assert _run(db, *args, quick_read=True) == expected, args
+        assert run_bytes(db, *args, quick_read=True) == expected, args
 
 
 def _subjects_at(db: str, position: int) -> str:
@@ -499,9 +484,9 @@ def test_a_large_logs_replayed_state_is_left_to_the_service(synthetic_db, monkey
             ["export"],
         ):
             opened.clear()
-            quick_answer = _run(synthetic_db, *command, quick_read=True)
+            quick_answer = run_bytes(synthetic_db, *command, quick_read=True)
             assert opened == ["service"], command
-            assert quick_answer == _run(synthetic_db, *command, quick_read=False)
+            assert quick_answer == run_bytes(synthetic_db, *command, quick_read=False)
         opened.clear()
-        _run(synthetic_db, "stalled", "--as-of", "2025-06-03", quick_read=True)
+        run_bytes(synthetic_db, "stalled", "--as-of", "2025-06-03", quick_read=True)
         assert opened == []  # a scan of the log, as the service's: still quick

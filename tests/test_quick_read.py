@@ -57,6 +57,28 @@ def _run(db: str, *args: str, quick_read: bool, user: str = "editor") -> tuple[i
     return result.exit_code, result.output
 
 
+def run_bytes(db: str, *args: str, quick_read: bool, user: str = "editor") -> tuple[int, bytes]:
+    """A command's exit code and the bytes it wrote (standard output, then standard error)."""
+    env = {"POLICY_LEDGER_QUICK_READ": "1" if quick_read else "0"}
+    result = CliRunner().invoke(cli, ["--db", db, "--user", user, *args], env=env)
+    return result.exit_code, result.stdout_bytes + result.stderr_bytes
+
+
+def assert_quick_answers_as_the_service(
+    db: str, commands: list[list[str]], moment: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each command succeeds through the service, and the quick path, answering alone at
+    the same moment, writes the same bytes."""
+    with freeze_time(moment):
+        full = [run_bytes(db, *command, quick_read=False) for command in commands]
+        with monkeypatch.context() as patched:
+            _without_service(patched)
+            fast = [run_bytes(db, *command, quick_read=True) for command in commands]
+    for command, expected, got in zip(commands, full, fast, strict=True):
+        assert expected[0] == 0, (command, expected)
+        assert got == expected, command
+
+
 def _without_service(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make any use of the full path fail the test: the quick path must answer alone."""
 
@@ -102,14 +124,7 @@ def test_show_and_list_answer_as_the_full_path_does(which, moment, request, monk
     ]
     for subject in subjects:
         commands += [["show", subject], ["show", subject, "--json"]]
-    with freeze_time(moment):
-        full = [_run(db, *command, quick_read=False) for command in commands]
-        with monkeypatch.context() as patched:
-            _without_service(patched)
-            fast = [_run(db, *command, quick_read=True) for command in commands]
-    for command, expected, got in zip(commands, full, fast, strict=True):
-        assert expected[0] == 0, (command, expected)
-        assert got == expected, command
+    assert_quick_answers_as_the_service(db, commands, moment, monkeypatch)
 
 
 @pytest.mark.parametrize(
