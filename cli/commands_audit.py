@@ -18,18 +18,19 @@ import click
 from cli.app import cli
 from cli.context import (
     Env,
+    from_log,
     json_option,
     make_view,
     not_empty,
     pass_env,
     print_json,
     quickly,
+    subject_of_kind,
     view_options,
 )
 from cli.render import table
 from ledger import audit
 from ledger.store import quick
-from ledger.vocabulary import check_subject
 
 if TYPE_CHECKING:
     from ledger.projections import View
@@ -227,10 +228,7 @@ def stalled(env: Env, days: int, as_of: str | None, known_at: str | None, as_jso
     Example:
       policy-ledger stalled --days 90 --as-of 2025-12-31
     """
-    found = quickly(env, lambda events, view: audit.stalled(events, view, days), as_of, known_at)
-    if found is None:
-        ledger = env.ledger()
-        found = audit.stalled(list(ledger.events()), make_view(ledger, as_of, known_at), days)
+    found = from_log(env, lambda events, view: audit.stalled(events, view, days), as_of, known_at)
     _emit(
         as_json,
         found,
@@ -251,10 +249,7 @@ def revisions(env: Env, as_of: str | None, known_at: str | None, as_json: bool) 
     Example:
       policy-ledger revisions --json
     """
-    found = quickly(env, audit.revisions, as_of, known_at)
-    if found is None:
-        ledger = env.ledger()
-        found = audit.revisions(list(ledger.events()), make_view(ledger, as_of, known_at))
+    found = from_log(env, audit.revisions, as_of, known_at)
     _emit(
         as_json,
         found,
@@ -281,7 +276,7 @@ def _change(relative: str) -> str:
 
 
 @cli.command("by-actor")
-@click.argument("actor")
+@click.argument("actor", callback=subject_of_kind("actor"))
 @view_options
 @json_option
 @pass_env
@@ -292,10 +287,6 @@ def by_actor(env: Env, actor: str, as_of: str | None, known_at: str | None, as_j
     Example:
       policy-ledger by-actor actor/han-duck-soo
     """
-    try:
-        actor = check_subject(actor if "/" in actor else f"actor/{actor}", "actor")
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="ACTOR") from None
 
     def acts(log: quick.EventLog) -> list[audit.Act]:
         log.history(actor)  # an actor the ledger never heard of: the service says so

@@ -7,10 +7,18 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from cli.app import cli
-from cli.context import Env, json_option, make_view, pass_env, print_json, quickly, view_options
+from cli.context import (
+    Env,
+    json_option,
+    make_view,
+    pass_env,
+    print_json,
+    quickly,
+    subject_of_kind,
+    view_options,
+)
 from cli.render import table
 from ledger.continuity import ContinuityReport, Grouping, continuity_report
-from ledger.vocabulary import check_subject
 
 if TYPE_CHECKING:
     from ledger.projections.common import View
@@ -45,21 +53,11 @@ def _print_cohort(heading: str, cohort: dict[str, Any]) -> None:
         click.echo(table(["unit", "pledged at transition", "appropriated in window"], money))
 
 
-def _office(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    """--office as a subject (a bare slug names an office); a malformed one is a usage error."""
-    if value is None:
-        return None
-    try:
-        return check_subject(value if "/" in value else f"office/{value}", "office")
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 @cli.command()
 @click.option(
     "--office",
     metavar="OFFICE",
-    callback=_office,
+    callback=subject_of_kind("office"),
     help="Only this office (office/...); default every office.",
 )
 @click.option(

@@ -92,6 +92,23 @@ def not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     return value
 
 
+def subject_of_kind(kind: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A callback reading a query's subject of one kind: a bare slug is prefixed with
+    `kind/`; a malformed subject or one of another kind is a usage error naming the
+    parameter. None (an option not given) stays None."""
+    from ledger.vocabulary import check_subject
+
+    def callback(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return check_subject(value if "/" in value else f"{kind}/{value}", kind)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return callback
+
+
 def view_options(func: F) -> F:
     """--as-of and --known-at, the two clocks of every state query."""
     func = click.option(
@@ -179,3 +196,18 @@ def keep_reads_quick(ledger: Ledger, *, most: int | None = None) -> None:
             f"date ({reason}); the next query will try again",
             err=True,
         )
+
+
+def from_log(
+    env: Env,
+    compute: Callable[[list[StoredEvent], View], _T],
+    as_of: str | None = None,
+    known_at: str | None = None,
+) -> _T:
+    """`compute(events, view)` on the whole log, read by the quick path, else by the service
+    (which then gives the same answer, or words the error)."""
+    found = quickly(env, compute, as_of, known_at)
+    if found is None:
+        ledger = env.ledger()
+        found = compute(list(ledger.events()), make_view(ledger, as_of, known_at))
+    return found
