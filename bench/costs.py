@@ -125,9 +125,16 @@ def _fresh(path: Path) -> str:
 def _sqlalchemy_insert(source: Path, target: Path) -> Callable[[], None] | None:
     """SQLAlchemy Core executemany of the rows an import wrote, into an empty ledger."""
     try:
-        from ledger.store.sql import events_table, nodes_table, refs_table
+        from ledger.store.schema import events_table, nodes_table, refs_table
     except ImportError:
-        return None
+        try:  # code from before the tables moved to schema.py
+            from ledger.store.sql import (  # type: ignore[attr-defined,no-redef]
+                events_table,
+                nodes_table,
+                refs_table,
+            )
+        except ImportError:
+            return None
     from ledger.service import Ledger
 
     with sqlite3.connect(source) as conn:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ledger.checkpoint import Signer
     from ledger.service import Ledger
 
-# The service (SQLAlchemy, pydantic, the event catalogue), ledger.integrity and
+# The service (pydantic, the event catalogue), ledger.integrity and
 # ledger.checkpoint (cryptography) are imported by the commands that use them:
 # `verify` on a small SQLite ledger reads it without them
 # (ledger/store/quick_verify.py), in about the time Python, click and SQLite

@@ -15,7 +15,7 @@ from ledger.errors import InvalidEvent
 
 if TYPE_CHECKING:
     # Imported when a command first opens the ledger: the service brings
-    # SQLAlchemy, pydantic and the event catalogue, which the quick reads
+    # pydantic and the event catalogue (and SQLAlchemy for PostgreSQL), which the quick reads
     # (`show`, `list`, `history` and the audit queries) do without
     # (ledger/store/quick.py).
     from ledger.projections.common import View

@@ -43,9 +43,9 @@ class VerifyStore(Protocol):
     docstrings say what each returns), or those of ledger/store/quick_verify.py's
     `SnapshotStore`, an SQLite ledger file read with the standard library.
 
-    This module loads neither store: SqlEventStore (SQLAlchemy) is imported only
-    where the second process opens the ledger, so verify on a small SQLite ledger
-    starts without SQLAlchemy, pydantic or the event catalogue.
+    This module loads neither store: SqlEventStore is imported only where the
+    second process opens the ledger, so verify on a small SQLite ledger starts
+    without SQLAlchemy, pydantic or the event catalogue.
     """
 
     def checkpoints(self) -> list[dict[str, Any]]:
@@ -659,7 +659,7 @@ def _check_upper(
     Any failure is sent back as text, so that the first process can say why.
     """
     try:
-        from ledger.store.sql import SqlEventStore  # SQLAlchemy: only in the second process
+        from ledger.store.sql import SqlEventStore  # only in the second process
 
         with collector_paused():
             store = SqlEventStore.open(url)

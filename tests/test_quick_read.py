@@ -22,9 +22,8 @@ from cli.app import cli
 from cli.commands_demo import example_lines
 from cli.context import Env
 from ledger.service import Ledger
-from ledger.store import quick, rows, sql
-from ledger.store.readmodels import readmodel_metadata
-from ledger.store.sql import metadata
+from ledger.store import quick, readmodels, rows, sql
+from ledger.store.schema import metadata, readmodel_metadata
 from ledger.synthetic import synthetic_lines
 from tests.builders import actor, lines, made
 from tests.test_architecture import command_loading
@@ -95,14 +94,24 @@ def _subjects(db: str) -> list[str]:
 
 def test_the_quick_reader_knows_every_table_of_the_current_layout():
     assert set(metadata.tables) | set(readmodel_metadata.tables) == quick.TABLES
-    assert set(metadata.tables) == quick.LOG_TABLES
+    assert set(metadata.tables) == quick.LOG_TABLES == sql.LOG_TABLES
+    assert set(readmodel_metadata.tables) == readmodels.TABLES
 
 
 def test_the_quick_reader_selects_the_columns_the_store_decodes():
     # One row decoder for both paths (ledger/store/rows.py): the quick reader
     # selects its columns by name, in the order the store's table declares them.
-    assert rows.EVENT_COLUMNS == sql.EVENT_COLUMNS
+    declared = tuple(column.name for column in metadata.tables["events"].columns)
+    assert rows.EVENT_COLUMNS == sql.EVENT_COLUMNS == declared
     assert sql.decode_row is rows.decode_row
+
+
+def test_the_store_writes_read_model_rows_in_the_declared_column_order():
+    # Rows are tuples in column order and inserted by position: a column
+    # declared in schema.py but missing (or moved) in readmodels.COLUMNS would
+    # put values into the wrong columns.
+    for name, table in readmodel_metadata.tables.items():
+        assert readmodels.COLUMNS[name] == tuple(column.name for column in table.columns), name
 
 
 @pytest.mark.parametrize("which", ["example_db", "synthetic_db"])

@@ -17,7 +17,7 @@ from cli.commands_demo import example_lines
 from ledger.errors import LedgerError
 from ledger.projections import project_ledger
 from ledger.service import Ledger
-from ledger.store.readmodels import readmodel_metadata
+from ledger.store.schema import readmodel_metadata
 from ledger.synthetic import synthetic_lines
 from tests.conftest import Clock
 

@@ -18,7 +18,7 @@ from cli.commands_demo import example_lines
 from ledger.projections import LedgerState
 from ledger.readside import rows_of, state_from_store
 from ledger.service import Ledger
-from ledger.store.readmodels import readmodel_metadata
+from ledger.store.schema import readmodel_metadata
 from ledger.synthetic import synthetic_lines
 from tests.conftest import Clock
 

@@ -26,7 +26,8 @@ from ledger.projections.state import LedgerFold, group_by_subject
 from ledger.readside import state_from_store
 from ledger.records import StoredEvent
 from ledger.service import Ledger
-from ledger.store.readmodels import Rows, readmodel_metadata
+from ledger.store.readmodels import Rows
+from ledger.store.schema import readmodel_metadata
 from ledger.synthetic import synthetic_lines
 from tests.conftest import Clock
 

@@ -3,7 +3,7 @@
 SQLite lets one writer in at a time. A writer waits for the lock (the busy
 timeout) and, where SQLite answers SQLITE_BUSY without waiting (switching a
 rollback-journal file to WAL while another connection writes), retries after a
-jittered pause (see ledger/store/sql.py). Workers are separate OS processes, as
+jittered pause (see ledger/store/db.py). Workers are separate OS processes, as
 eight `policy-ledger` commands would be; each counts the retries it needed.
 Run with `-s` to see the figures.
 """
@@ -32,7 +32,7 @@ from ledger.errors import ConcurrencyError, StorageError
 from ledger.events import decode_event
 from ledger.records import StoredEvent
 from ledger.service import Ledger
-from ledger.store import sql
+from ledger.store import db
 from ledger.store.sql import SqlEventStore
 from ledger.verification import verify_ledger
 from tests.builders import actor, ev, lines, made
@@ -60,7 +60,7 @@ class RetryCounter(logging.Handler):
 def time_lock_waits() -> list[float]:
     """Record, in this process, how long each BEGIN IMMEDIATE waited for the write lock."""
     waits: list[float] = []
-    begin = sql._patiently
+    begin = db._patiently
 
     def timed(raw: Any, statement: str) -> None:
         started = time.monotonic()
@@ -68,14 +68,14 @@ def time_lock_waits() -> list[float]:
         if statement == "BEGIN IMMEDIATE":
             waits.append(time.monotonic() - started)
 
-    sql._patiently = timed
+    db._patiently = timed
     return waits
 
 
 def count_retries() -> RetryCounter:
     """Start counting this process's retries."""
     counter = RetryCounter()
-    logger = logging.getLogger(sql.__name__)
+    logger = logging.getLogger(db.__name__)
     logger.setLevel(logging.DEBUG)
     logger.addHandler(counter)
     return counter
@@ -301,7 +301,7 @@ def test_opening_a_rollback_journal_ledger_while_another_process_writes_waits_fo
     # SQLite refuses the switch to WAL at once here, busy timeout or not.
     make_ledger(sqlite_target).close()
     to_rollback_journal(sqlite_target)
-    caplog.set_level(logging.DEBUG, logger=sql.__name__)
+    caplog.set_level(logging.DEBUG, logger=db.__name__)
     holder = hold_write_lock(sqlite_target, 1.0)
     try:
         started = time.monotonic()
@@ -325,7 +325,7 @@ def test_a_writer_kept_out_longer_than_its_patience_is_told_so_and_writes_nothin
     sqlite_target: str, make_ledger: Callable[..., Ledger], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_ledger(sqlite_target).close()
-    monkeypatch.setattr(sql, "_LOCK_PATIENCE", 0.5)
+    monkeypatch.setattr(db, "_LOCK_PATIENCE", 0.5)
     ledger = Ledger.open(sqlite_target, user="impatient@test")
     try:
         holder = hold_write_lock(sqlite_target, 3.0)

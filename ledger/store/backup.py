@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 from ledger.errors import LedgerConfigError
 from ledger.store.sql import SqlEventStore
@@ -27,17 +26,16 @@ def backup_sqlite(store: SqlEventStore, target: str) -> None:
     if destination.exists():
         raise LedgerConfigError(f"{destination} exists; a backup never overwrites a file")
     partial = destination.with_name(f".{destination.name}.partial")
-    raw: Any = store.engine.raw_connection()
     try:
-        copy = sqlite3.connect(partial)
-        try:
-            raw.driver_connection.backup(copy)
-        finally:
-            copy.close()
+        with store.db.connect() as raw:
+            copy = sqlite3.connect(partial)
+            try:
+                raw.backup(copy)
+            finally:
+                copy.close()
         _publish(partial, destination)
     finally:
         partial.unlink(missing_ok=True)
-        raw.close()
 
 
 def _publish(partial: Path, destination: Path) -> None:

@@ -61,8 +61,8 @@ if TYPE_CHECKING:
     from ledger.projections.common import View
     from ledger.records import StoredEvent
 
-# The tables of the log in the layout this release writes (ledger/store/sql.py's
-# metadata), and with them those of the read models (ledger/store/readmodels.py's);
+# The tables of the log in the layout this release writes (ledger/store/schema.py's
+# metadata), and with them those of the read models (the same module's);
 # a test keeps both lists equal to the metadata. A ledger missing one was made
 # by an earlier release and is upgraded by the full path on open.
 LOG_TABLES = frozenset({"events", "event_refs", "merkle_nodes", "checkpoints", "ledger_settings"})

@@ -15,114 +15,68 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Connection,
-    Integer,
-    MetaData,
-    RowMapping,
-    String,
-    Table,
-    Text,
-    delete,
-    inspect,
-    select,
-)
 
-from ledger.store.sql import Position, SqlEventStore, chunks
+from ledger.store.sql import SqlEventStore, chunks
 from ledger.vocabulary import READ_MODEL_TRACKER, with_status_inputs
 
-readmodel_metadata = MetaData()
+# Every read-model table's columns in the order ledger/store/schema.py declares
+# them (tests/test_quick_read.py holds the two equal); a row is a tuple of these.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "actors": ("subject", "name", "kind", "parent", "state"),
+    "offices": ("subject", "name", "jurisdiction", "kind", "holder", "state"),
+    "tenures": (
+        "office",
+        "seq",
+        "holder",
+        "role",
+        "administration",
+        "began_at",
+        "ended_at",
+        "end_reason",
+    ),
+    "commitments": (
+        "subject",
+        "title",
+        "made_by",
+        "capacity",
+        "made_at",
+        "areas",
+        "closed",
+        "earliest_due",
+        "active",
+        "event_count",
+        "state",
+    ),
+    "targets": (
+        "commitment",
+        "key",
+        "unit",
+        "quantity",
+        "baseline",
+        "due",
+        "achieved",
+        "funded_proposed",
+        "funded_approved",
+        "funded_executed",
+    ),
+    "assessments": ("commitment", "assessor", "rubric", "rating", "rationale", "occurred_at"),
+    "budgets": ("subject", "body", "fiscal_year", "instrument", "unit", "state"),
+    "readmodel_tracking": ("name", "position"),
+}
+TABLES = frozenset(COLUMNS)
 
-actors = Table(
-    "actors",
-    readmodel_metadata,
-    Column("subject", String(120), primary_key=True),
-    Column("name", Text, nullable=False),
-    Column("kind", String(20), nullable=False),
-    Column("parent", String(120)),
-    Column("state", Text, nullable=False),
-)
-offices = Table(
-    "offices",
-    readmodel_metadata,
-    Column("subject", String(120), primary_key=True),
-    Column("name", Text, nullable=False),
-    Column("jurisdiction", String(20), nullable=False),
-    Column("kind", String(30), nullable=False),
-    Column("holder", String(120)),
-    Column("state", Text, nullable=False),
-)
-tenures = Table(
-    "tenures",
-    readmodel_metadata,
-    Column("office", String(120), primary_key=True),
-    Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("holder", String(120), nullable=False),
-    Column("role", String(20), nullable=False),
-    Column("administration", String(120), nullable=False),
-    Column("began_at", String(40), nullable=False),
-    Column("ended_at", String(40)),
-    Column("end_reason", String(20)),
-)
-commitments = Table(
-    "commitments",
-    readmodel_metadata,
-    Column("subject", String(120), primary_key=True),
-    Column("title", Text, nullable=False),
-    Column("made_by", String(120), nullable=False, index=True),
-    Column("capacity", String(30), nullable=False),
-    Column("made_at", String(40), nullable=False),
-    Column("areas", Text, nullable=False),
-    # Status is judged on the day asked: these three columns decide it
-    # (see ledger.projections.commitments.StatusInputs).
-    Column("closed", String(20)),
-    Column("earliest_due", String(10)),
-    Column("active", Boolean, nullable=False),
-    Column("event_count", Integer, nullable=False),
-    Column("state", Text, nullable=False),
-)
-targets = Table(
-    "targets",
-    readmodel_metadata,
-    Column("commitment", String(120), primary_key=True),
-    Column("key", String(120), primary_key=True),
-    Column("unit", String(40), nullable=False),
-    Column("quantity", String(100), nullable=False),
-    Column("baseline", String(100)),
-    Column("due", String(10)),
-    Column("achieved", String(100)),
-    Column("funded_proposed", String(100), nullable=False),
-    Column("funded_approved", String(100), nullable=False),
-    Column("funded_executed", String(100), nullable=False),
-)
-assessments = Table(
-    "assessments",
-    readmodel_metadata,
-    Column("commitment", String(120), primary_key=True),
-    Column("assessor", String(120), primary_key=True),
-    Column("rubric", String(120), nullable=False),
-    Column("rating", String(120), nullable=False),
-    Column("rationale", Text),
-    Column("occurred_at", String(40), nullable=False),
-)
-budgets = Table(
-    "budgets",
-    readmodel_metadata,
-    Column("subject", String(120), primary_key=True),
-    Column("body", String(120), nullable=False),
-    Column("fiscal_year", Integer, nullable=False),
-    Column("instrument", String(20), nullable=False),
-    Column("unit", String(40), nullable=False),
-    Column("state", Text, nullable=False),
-)
-tracking = Table(
-    "readmodel_tracking",
-    readmodel_metadata,
-    Column("name", String(40), primary_key=True),
-    Column("position", Position, nullable=False),
-)
+
+class Table:
+    """A read-model table's name and columns (what the rows and statements need)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.columns = COLUMNS[name]
+
+
+actors, offices, tenures = Table("actors"), Table("offices"), Table("tenures")
+commitments, targets = Table("commitments"), Table("targets")
+assessments, budgets = Table("assessments"), Table("budgets")
 
 # Tables keyed by a subject column, and the column naming it.
 _BY_SUBJECT: tuple[tuple[Table, str], ...] = (
@@ -166,16 +120,14 @@ class ReadModels:
         """Create the tables when missing (additive: ledgers made before them gain them)."""
         if self._ready:
             return
-        existing = set(inspect(self.store.engine).get_table_names())
-        if not set(readmodel_metadata.tables) <= existing:
-            with self.store._writing() as conn:
-                readmodel_metadata.create_all(conn)
+        if not self.store.table_names() >= TABLES:
+            self.store.create_tables("readmodels")
         self._ready = True
 
     def position(self) -> int:
         """The last log position the tables reflect (0: none)."""
         self.ensure()
-        with self.store.engine.connect() as conn:
+        with self.store.db.connect() as conn:
             return _tracked(conn)
 
     def apply(self, rows: Rows, *, expected: int, position: int, full: bool = False) -> bool:
@@ -190,14 +142,20 @@ class ReadModels:
                 return False
             for table, column in _BY_SUBJECT:
                 if full:
-                    conn.execute(delete(table))
+                    conn.execute(f"DELETE FROM {table.name}")
                 else:
                     for chunk in chunks(sorted(rows.subjects), 500):
-                        conn.execute(delete(table).where(table.c[column].in_(chunk)))
+                        marks = ", ".join(["?"] * len(chunk))
+                        conn.execute(
+                            f"DELETE FROM {table.name} WHERE {column} IN ({marks})", tuple(chunk)
+                        )
             for name, table_rows in rows.tables.items():
-                _insert(conn, readmodel_metadata.tables[name], table_rows)
-            conn.execute(delete(tracking).where(tracking.c.name == READ_MODEL_TRACKER))
-            conn.execute(tracking.insert().values(name=READ_MODEL_TRACKER, position=position))
+                _insert(conn, name, table_rows)
+            conn.execute("DELETE FROM readmodel_tracking WHERE name = ?", (READ_MODEL_TRACKER,))
+            conn.execute(
+                "INSERT INTO readmodel_tracking (name, position) VALUES (?, ?)",
+                (READ_MODEL_TRACKER, position),
+            )
         return True
 
     def section(
@@ -206,17 +164,24 @@ class ReadModels:
         """A section of the export form (actors, offices, commitments, budgets), by subject."""
         self.ensure()
         table = _SECTIONS[name]
-        query = select(table).order_by(table.c.subject)
+        select = f"SELECT {', '.join(table.columns)} FROM {table.name}"
         wanted = None if subjects is None else sorted(set(subjects))
         out: dict[str, dict[str, Any]] = {}
-        with self.store.engine.connect() as conn:
+        with self.store.db.connect() as conn:
             batches: Iterable[Sequence[str] | None] = (
                 [None] if wanted is None else chunks(wanted, 500)
             )
             for chunk in batches:
-                selected = query if chunk is None else query.where(table.c.subject.in_(chunk))
-                for row in conn.execute(selected).mappings():
-                    out[str(row["subject"])] = _with_status_inputs(name, row)
+                if chunk is None:
+                    rows = conn.execute(f"{select} ORDER BY subject")
+                else:
+                    marks = ", ".join(["?"] * len(chunk))
+                    rows = conn.execute(
+                        f"{select} WHERE subject IN ({marks}) ORDER BY subject", tuple(chunk)
+                    )
+                for row in rows:
+                    mapped = dict(zip(table.columns, row, strict=True))
+                    out[str(mapped["subject"])] = _with_status_inputs(name, mapped)
         return out
 
     def read_at(
@@ -232,20 +197,23 @@ class ReadModels:
         caught them up since): the rows would not match the tree of that size.
         """
         self.ensure()
-        with self.store.engine.connect() as conn:
-            if self.store.dialect != "sqlite":
-                # Each statement of a READ COMMITTED transaction sees its own
-                # snapshot; the tracker and every row must come from one.
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            tracked = _tracked(conn)  # begins the snapshot (SQLite: the store's BEGIN hook)
-            if tracked != position:
-                raise Stale(f"the read models are at position {tracked}, not {position}")
-            for name in names:
-                yield from _parts_of(conn, name, chunk)
+        db = self.store.db
+        with db.connect() as conn:
+            # One snapshot for the tracker and every row (PostgreSQL: REPEATABLE
+            # READ, since each statement of READ COMMITTED sees its own).
+            db.begin(conn, write=False, snapshot=True)
+            try:
+                tracked = _tracked(conn)
+                if tracked != position:
+                    raise Stale(f"the read models are at position {tracked}, not {position}")
+                for name in names:
+                    yield from _parts_of(self.store, conn, name, chunk)
+            finally:
+                db.end_read(conn)
 
 
 def _parts_of(
-    conn: Connection, name: str, chunk: int
+    store: SqlEventStore, conn: Any, name: str, chunk: int
 ) -> Iterator[tuple[str, list[tuple[str, dict[str, Any]]]]]:
     """One section's rows in parts, subjects in the order of their code points.
 
@@ -253,13 +221,17 @@ def _parts_of(
     a server's collation may not, so it is asked for the C collation's.
     """
     table = _SECTIONS[name]
-    subject = table.c.subject
-    order = subject if conn.dialect.name == "sqlite" else subject.collate("C")
-    rows = conn.execution_options(yield_per=chunk).execute(select(table).order_by(order))
+    order = "subject" if store.dialect == "sqlite" else 'subject COLLATE "C"'
+    sql = f"SELECT {', '.join(table.columns)} FROM {table.name} ORDER BY {order}"
     part: list[tuple[str, dict[str, Any]]] = []
     last = ""
     written = False
-    for row in rows.mappings():
+    rows = (
+        dict(zip(table.columns, row, strict=True))
+        for batch in store.db.stream(conn, sql, (), chunk)
+        for row in batch
+    )
+    for row in rows:
         key = str(row["subject"])
         if key <= last:  # the order promised above is what the export's bytes rely on
             raise RuntimeError(f"read-model rows of {name} out of order at {key!r}")
@@ -276,7 +248,7 @@ class Stale(Exception):
     """The read models moved past the position asked for."""
 
 
-def _with_status_inputs(section: str, row: RowMapping) -> dict[str, Any]:
+def _with_status_inputs(section: str, row: dict[str, Any]) -> dict[str, Any]:
     state: dict[str, Any] = orjson.loads(row["state"])
     if section == "commitments":
         # The caller judges the status for its day from these; see StatusInputs.
@@ -284,34 +256,20 @@ def _with_status_inputs(section: str, row: RowMapping) -> dict[str, Any]:
     return state
 
 
-def _insert(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
-    """Insert rows through the driver's executemany, in batches.
+def _insert(conn: Any, name: str, rows: list[tuple[Any, ...]]) -> None:
+    """Insert rows through the driver's executemany, in batches of 5,000.
 
-    The statement is compiled once; SQLAlchemy's per-row parameter processing
-    (a third of a read-model rebuild's writing) is skipped. Every row holds
-    every column of the table in column order (see `Rows`), as plain str,
-    int, bool or None, which both drivers take as they are: SQLite's
-    positional parameters take the tuples themselves.
+    Every row holds every column of its table in column order (see `Rows`),
+    as plain str, int, bool or None, which both drivers take as they are.
     """
-    compiled = table.insert().compile(dialect=conn.dialect)
-    names = [column.name for column in table.columns]
-    sql = str(compiled)
-    params: Sequence[Any]
-    if compiled.positional:
-        order = list(compiled.positiontup or ())
-        if order == names:
-            params = rows
-        else:
-            at = [names.index(name) for name in order]
-            params = [tuple(row[i] for i in at) for row in rows]
-    else:
-        params = [dict(zip(names, row, strict=True)) for row in rows]
-    for start in range(0, len(params), 5000):
-        conn.exec_driver_sql(sql, params[start : start + 5000])
+    columns = COLUMNS[name]
+    sql = f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({', '.join(['?'] * len(columns))})"
+    for start in range(0, len(rows), 5000):
+        conn.executemany(sql, rows[start : start + 5000])
 
 
-def _tracked(conn: Connection) -> int:
+def _tracked(conn: Any) -> int:
     row = conn.execute(
-        select(tracking.c.position).where(tracking.c.name == READ_MODEL_TRACKER)
-    ).first()
+        "SELECT position FROM readmodel_tracking WHERE name = ?", (READ_MODEL_TRACKER,)
+    ).fetchone()
     return 0 if row is None else int(row[0])

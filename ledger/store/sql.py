@@ -1,4 +1,10 @@
-"""The event store on SQLAlchemy Core, for SQLite (a file) and PostgreSQL (a URL).
+"""The event store, for SQLite (a file) and PostgreSQL (a URL).
+
+Every statement is written once, as SQL text, and runs through
+ledger/store/db.py's database: sqlite3 alone for a file (opening a ledger file
+to read or write imports no SQLAlchemy), SQLAlchemy's engine and psycopg for
+PostgreSQL. The tables themselves are declared in ledger/store/schema.py,
+which only creating them loads.
 
 Why appends are serialised: the global position must be gap-free and in commit
 order, so that a reader following the log never sees position N+1 before N is
@@ -26,45 +32,27 @@ event.
 
 from __future__ import annotations
 
-import logging
 import os
-import random
-import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
-
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Connection,
-    Engine,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    bindparam,
-    create_engine,
-    event,
-    func,
-    inspect,
-    or_,
-    select,
-    text,
-)
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from ledger.errors import ConcurrencyError, LedgerConfigError, StorageError
 from ledger.merkle import nodes_added_by_append
 from ledger.records import StoredEvent, canonical_json
+
+# The store's databases and their drivers (sqlite3 alone for a file).
+from ledger.store.db import (
+    ServerDatabase,
+    SqliteDatabase,
+    _LockWaitExpired,
+    database_url,
+    describe_target,
+    sqlite_path,
+)
+from ledger.store.rows import EVENT_COLUMNS
 
 # Rows are decoded by ledger/store/rows.py, which the quick read path
 # (ledger/store/quick.py) shares: one decoding for both.
@@ -73,70 +61,21 @@ from ledger.store.rows import decode_row as decode_row
 from ledger.store.rows import decode_sourceless_row as _decode_sourceless_row
 from ledger.store.rows import decoded as _decoded
 
-metadata = MetaData()
-Position = BigInteger().with_variant(Integer, "sqlite")
+__all__ = [
+    "EVENT_COLUMNS",
+    "AppendSession",
+    "SqlEventStore",
+    "chunks",
+    "database_url",
+    "decode_row",
+    "describe_target",
+]
 
-events_table = Table(
-    "events",
-    metadata,
-    Column("position", Position, primary_key=True, autoincrement=False),
-    Column("id", String(36), nullable=False, unique=True),
-    Column("type", String(64), nullable=False),
-    Column("subject", String(120), nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("occurred_at", String(40), nullable=False),
-    Column("occurred_key", String(32), nullable=False),
-    Column("recorded_at", String(32), nullable=False),
-    Column("recorded_by", Text, nullable=False),
-    Column("data", Text, nullable=False),
-    Column("sources", Text, nullable=False),
-    Column("leaf_hash", String(64), nullable=False),
-    # The event schema it was written under (ledger/upcasting.py); 1 = the contract's format.
-    Column("schema", Integer, nullable=False, server_default="1"),
-    UniqueConstraint("subject", "version", name="events_subject_version"),
-)
-Index("events_by_subject_time", events_table.c.subject, events_table.c.occurred_key)
+Database = SqliteDatabase | ServerDatabase
 
-EVENT_COLUMNS = tuple(column.name for column in events_table.columns)
-
-# Which events name which subjects in their data (by, holder, commitment, ...):
-# lets a rule re-check the events that depend on a subject that changed.
-refs_table = Table(
-    "event_refs",
-    metadata,
-    Column("position", Position, nullable=False),
-    Column("ref", String(120), nullable=False),
-    UniqueConstraint("ref", "position", name="event_refs_ref_position"),
-)
-
-# The Merkle tree's perfect subtrees, (level, idx) -> hash, written with the
-# events they cover (see ledger/merkle.py for the layout): a root or a proof
-# reads O(log n) rows. Level 0 repeats each event's leaf hash, so moving an
-# event row to another position shows as a mismatch at that position.
-nodes_table = Table(
-    "merkle_nodes",
-    metadata,
-    Column("level", Integer, primary_key=True, autoincrement=False),
-    Column("idx", Position, primary_key=True, autoincrement=False),
-    Column("hash", String(64), nullable=False),
-)
-
-# Checkpoints the ledger has issued: (size, root) at a time, and the C2SP text.
-checkpoints_table = Table(
-    "checkpoints",
-    metadata,
-    Column("size", Position, primary_key=True, autoincrement=False),
-    Column("root", String(64), nullable=False),
-    Column("recorded_at", String(32), nullable=False),
-    Column("note", Text, nullable=False),
-)
-
-settings_table = Table(
-    "ledger_settings",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-)
+# The log's tables (ledger/store/schema.py defines them for `init`).
+LOG_TABLES = frozenset({"events", "event_refs", "merkle_nodes", "checkpoints", "ledger_settings"})
+_ALL_COLUMNS = ", ".join(EVENT_COLUMNS)
 
 # The append lock is per ledger: the schema's name, hashed, so ledgers in other
 # schemas of the same database do not queue behind each other.
@@ -178,107 +117,63 @@ _POSTGRES_TRIGGERS += [
 ]
 
 
-def database_url(target: str) -> str:
-    """A `--db` value (a file path or an SQLAlchemy URL) as an SQLAlchemy URL."""
-    if "://" not in target:
-        # Quoted, because the URL parser reads `?` as the start of a query and
-        # decodes `%XX`: a file named `a?b.db` must stay that file.
-        return "sqlite:///" + quote(str(Path(target).expanduser().resolve()), safe="/")
-    if target.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + target.split("://", 1)[1]
-    return target
+def _marks(count: int) -> str:
+    """`?, ?, ?`: the parameters of an IN list of `count` values."""
+    return ", ".join(["?"] * count)
 
 
-def describe_target(target: str) -> str:
-    """A URL or path safe to print (password hidden)."""
-    url = make_url(database_url(target))
-    if url.get_backend_name() == "sqlite":
-        return url.database or ":memory:"
-    return url.render_as_string(hide_password=True)
-
-
-def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" hook below issue BEGIN itself, so that
-        # writers can ask for BEGIN IMMEDIATE (pysqlite would defer it).
-        dbapi_connection.isolation_level = None
-        # The timeout first: switching to WAL waits for other processes' locks.
-        dbapi_connection.execute(f"PRAGMA busy_timeout={int(_LOCK_PATIENCE * 1000)}")
-        _patiently(dbapi_connection, "PRAGMA journal_mode=WAL")
-        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        if mode == "IMMEDIATE":
-            _patiently(connection.connection.driver_connection, "BEGIN IMMEDIATE")
-        else:
-            connection.exec_driver_sql(f"BEGIN {mode}")
-
-    return engine
-
-
-_LOCK_PATIENCE = 60.0  # seconds an SQLite writer waits, in all, for another's lock
-_FIRST_PAUSE = 0.005  # seconds before the first retry; doubles up to _LONGEST_PAUSE
-_LONGEST_PAUSE = 1.0
-_log = logging.getLogger(__name__)
-
-
-class _LockWaitExpired(sqlite3.OperationalError):
-    """SQLite still reported the file busy after `_LOCK_PATIENCE` seconds."""
-
-
-def _patiently(raw: Any, statement: str) -> None:
-    """Run a statement that takes a lock, retrying while SQLite reports SQLITE_BUSY.
-
-    Before each retry the writer sleeps a random part of a pause that doubles
-    from _FIRST_PAUSE to _LONGEST_PAUSE (full jitter: waiting processes do not
-    retry in step); SQLite's busy handler then waits for the time left.
-    """
-    patience = _LOCK_PATIENCE
-    deadline = time.monotonic() + patience
-    pause = _FIRST_PAUSE
-    retries = 0
-    try:
-        while True:
-            try:
-                raw.execute(statement)
-                return
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
-                    raise
-                if time.monotonic() >= deadline:
-                    raise _LockWaitExpired(
-                        f"another process kept the ledger file locked for over {patience:g} s"
-                    ) from None
-            retries += 1
-            nap = min(random.uniform(0, pause), max(deadline - time.monotonic(), 0))
-            _log.debug("SQLite busy on %s; retry %d after %.3f s", statement, retries, nap)
-            time.sleep(nap)
-            pause = min(pause * 2, _LONGEST_PAUSE)
-            left_ms = int((deadline - time.monotonic()) * 1000)
-            raw.execute(f"PRAGMA busy_timeout={max(left_ms, 1)}")
-    finally:
-        if retries:
-            raw.execute(f"PRAGMA busy_timeout={int(patience * 1000)}")
+def _of_kind(kind: str | None) -> tuple[str, tuple[Any, ...]]:
+    """A WHERE condition (and its parameter) keeping the subjects of one kind, or none."""
+    if kind is None:
+        return "", ()
+    prefix = f"{kind}/"
+    # substr, not LIKE: no escaping of the kind's characters, the same on both databases.
+    return f"substr(subject, 1, {len(prefix)}) = ?", (prefix,)
 
 
 class SqlEventStore:
     """The one store implementation, on SQLite or PostgreSQL."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.dialect = engine.dialect.name
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.dialect = db.dialect
         # The connection of this thread's open write session, if any: reads made
         # during the session go through it, so they see what it wrote so far.
         self._local = threading.local()
+        self._engine: Any = None
 
-    def _connect(self) -> AbstractContextManager[Connection]:
-        bound: Connection | None = getattr(self._local, "conn", None)
-        return nullcontext(bound) if bound is not None else self.engine.connect()
+    def _connect(self) -> AbstractContextManager[Any]:
+        bound = getattr(self._local, "conn", None)
+        return nullcontext(bound) if bound is not None else self.db.connect()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A connection whose statements see one snapshot (the session's, during a write)."""
+        bound = getattr(self._local, "conn", None)
+        if bound is not None:
+            yield bound
+            return
+        with self.db.connect() as conn:
+            self.db.begin(conn, write=False)
+            try:
+                yield conn
+            finally:
+                self.db.end_read(conn)
+
+    @property
+    def engine(self) -> Any:
+        """An SQLAlchemy engine on this ledger's database, for tools that go around the store.
+
+        The store itself never uses it on SQLite (it runs on sqlite3); made on
+        first use.
+        """
+        if isinstance(self.db, ServerDatabase):
+            return self.db.engine
+        if self._engine is None:
+            from sqlalchemy import create_engine
+
+            self._engine = create_engine(self.db.url)
+        return self._engine
 
     # --- opening -------------------------------------------------------------
 
@@ -286,12 +181,11 @@ class SqlEventStore:
     def open(cls, target: str, *, create: bool = False) -> SqlEventStore:
         """Open the ledger at a path or URL; with `create`, make its tables."""
         url = database_url(target)
-        parsed = make_url(url)
-        backend = parsed.get_backend_name()
-        if backend == "sqlite":
-            path = parsed.database
-            if path and path != ":memory:":
-                if not create and not os.path.exists(path):
+        path = sqlite_path(url)
+        db: Database
+        if path is not None:
+            if path != ":memory:":
+                if not create and not Path(path).exists():
                     raise LedgerConfigError(
                         f"no ledger at {path}: run `policy-ledger init` first "
                         "(or pass --db / set POLICY_LEDGER_DB)"
@@ -303,90 +197,103 @@ class SqlEventStore:
                         raise LedgerConfigError(
                             f"cannot create a ledger at {path}: {exc.strerror or exc}"
                         ) from None
-            engine = _sqlite_engine(url)
-        elif backend == "postgresql":
-            try:
-                # No server-side prepared statements: psycopg prepares a query
-                # after five runs, and PostgreSQL may then keep a generic plan
-                # made while the table was small (a sequential scan). Inside a
-                # long import the table grows by a million rows, and that plan
-                # made each chunk's lookups scan all of them.
-                engine = create_engine(
-                    url, pool_pre_ping=True, connect_args={"prepare_threshold": None}
+            db = SqliteDatabase(path)
+        else:
+            backend = url.split("://", 1)[0].split("+", 1)[0]
+            if backend != "postgresql":
+                raise LedgerConfigError(
+                    f"unsupported database '{backend}': use a file or PostgreSQL"
                 )
+            try:
+                db = ServerDatabase(url)
             except ModuleNotFoundError:
                 raise LedgerConfigError(
                     "PostgreSQL needs psycopg: pip install 'policy-ledger[postgres]'"
                 ) from None
-        else:
-            raise LedgerConfigError(f"unsupported database '{backend}': use a file or PostgreSQL")
-        store = cls(engine)
+        store = cls(db)
         try:
             if create:
                 store._create_schema()
             else:
-                tables = set(inspect(engine).get_table_names())
-                if "events" not in tables:
-                    raise LedgerConfigError(
-                        f"no ledger in {describe_target(target)}: run `policy-ledger init` first"
-                    )
-                columns = {c["name"] for c in inspect(engine).get_columns("events")}
+                with db.connect() as conn:
+                    tables = db.table_names(conn)
+                    if "events" not in tables:
+                        raise LedgerConfigError(
+                            f"no ledger in {describe_target(target)}: run `policy-ledger init` first"
+                        )
+                    columns = db.column_names(conn, "events")
                 if "schema" not in columns:
                     # Made before events carried their schema: all of them are schema 1.
                     with store._writing() as conn:
-                        conn.exec_driver_sql(
+                        conn.execute(
                             "ALTER TABLE events ADD COLUMN schema INTEGER NOT NULL DEFAULT 1"
                         )
-                if not set(metadata.tables) <= tables:
+                if not tables >= LOG_TABLES:
                     # Made by an earlier version: add what is missing (never
                     # alters stored events) and back-fill the tree nodes.
                     store._create_schema()
-        except DBAPIError as exc:
+        except (LedgerConfigError, StorageError):
+            store.close()
+            raise
+        except db.errors as exc:
             # OperationalError (no server, no file access), but also DatabaseError
             # for a file that is not an SQLite database.
-            engine.dispose()
+            store.close()
             raise StorageError(
                 f"cannot open {describe_target(target)}: {_storage_reason(exc)}"
-                f"{_read_only_hint(engine)}"
+                f"{_read_only_hint(db)}"
             ) from None
-        except (LedgerConfigError, StorageError):
-            engine.dispose()
-            raise
         return store
+
+    def create_tables(self, which: str) -> None:
+        """Create the tables of `log` or `readmodels` that are missing, under the append lock."""
+        with self._writing() as conn:
+            self._create_tables(conn, which)
+
+    def _create_tables(self, conn: Any, which: str) -> None:
+        # SQLAlchemy renders the DDL: only here, when tables are made.
+        from ledger.store import schema
+
+        metadata = schema.metadata if which == "log" else schema.readmodel_metadata
+        for statement in schema.create_statements(self.dialect, metadata):
+            conn.execute(statement)
+
+    def table_names(self) -> set[str]:
+        """The tables the database holds (in the ledger's schema, on PostgreSQL)."""
+        with self._connect() as conn:
+            return self.db.table_names(conn)
 
     def _create_schema(self) -> None:
         with self._writing() as conn:
-            metadata.create_all(conn)
+            # The read models' tables too, so that no later command needs DDL
+            # (and SQLAlchemy to render it).
+            self._create_tables(conn, "log")
+            self._create_tables(conn, "readmodels")
             triggers = _SQLITE_TRIGGERS if self.dialect == "sqlite" else _POSTGRES_TRIGGERS
             for statement in triggers:
-                conn.exec_driver_sql(statement)
+                conn.execute(statement)
             self._backfill_nodes(conn)
 
-    def _backfill_nodes(self, conn: Connection) -> None:
+    def _backfill_nodes(self, conn: Any) -> None:
         """Store tree nodes for events appended before the ledger stored them."""
-        done = conn.execute(
-            select(func.count()).select_from(nodes_table).where(nodes_table.c.level == 0)
-        )
-        position = int(done.scalar_one())
+        (done,) = conn.execute("SELECT count(*) FROM merkle_nodes WHERE level = 0").fetchone()
+        position = int(done)
         cache: dict[tuple[int, int], bytes] = {}
         while True:
             rows = conn.execute(
-                select(events_table.c.position, events_table.c.leaf_hash)
-                .where(events_table.c.position > position)
-                .order_by(events_table.c.position)
-                .limit(5000)
-            ).all()
+                "SELECT position, leaf_hash FROM events WHERE position > ? "
+                "ORDER BY position LIMIT 5000",
+                (position,),
+            ).fetchall()
             if not rows:
                 return
             added = self._tree_nodes(conn, [(int(p), str(h)) for p, h in rows], cache)
-            conn.execute(
-                nodes_table.insert(), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in added]
-            )
+            conn.executemany(_INSERT_NODES, added)
             position = int(rows[-1][0])
 
     def _tree_nodes(
         self,
-        conn: Connection,
+        conn: Any,
         leaves: Sequence[tuple[int, str]],
         cache: dict[tuple[int, int], bytes],
     ) -> list[tuple[int, int, str]]:
@@ -395,10 +302,8 @@ class SqlEventStore:
         def get_node(level: int, index: int) -> bytes:
             if (level, index) not in cache:
                 row = conn.execute(
-                    select(nodes_table.c.hash).where(
-                        nodes_table.c.level == level, nodes_table.c.idx == index
-                    )
-                ).first()
+                    "SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", (level, index)
+                ).fetchone()
                 if row is None:
                     raise StorageError(
                         f"the tree has no node at level {level}, index {index}; run init to repair"
@@ -421,7 +326,10 @@ class SqlEventStore:
 
     def close(self) -> None:
         """Release connections."""
-        self.engine.dispose()
+        self.db.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
 
     def _writing(self) -> Any:
         """A transaction that holds the append lock until it commits."""
@@ -432,16 +340,14 @@ class SqlEventStore:
     def setting(self, key: str) -> str | None:
         """A ledger setting, or None."""
         with self._connect() as conn:
-            row = conn.execute(
-                select(settings_table.c.value).where(settings_table.c.key == key)
-            ).first()
+            row = conn.execute("SELECT value FROM ledger_settings WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def put_setting(self, key: str, value: str) -> None:
         """Write a ledger setting (only `init` does, before events exist)."""
         with self._writing() as conn:
-            conn.execute(settings_table.delete().where(settings_table.c.key == key))
-            conn.execute(settings_table.insert().values(key=key, value=value))
+            conn.execute("DELETE FROM ledger_settings WHERE key = ?", (key,))
+            conn.execute("INSERT INTO ledger_settings (key, value) VALUES (?, ?)", (key, value))
 
     def setting_once(self, key: str, value: str) -> str:
         """Set a setting unless it is set, under the write lock; return the value that stands.
@@ -450,12 +356,10 @@ class SqlEventStore:
         each report their own while the last write wins.
         """
         with self._writing() as conn:
-            row = conn.execute(
-                select(settings_table.c.value).where(settings_table.c.key == key)
-            ).first()
+            row = conn.execute("SELECT value FROM ledger_settings WHERE key = ?", (key,)).fetchone()
             if row is not None:
                 return str(row[0])
-            conn.execute(settings_table.insert().values(key=key, value=value))
+            conn.execute("INSERT INTO ledger_settings (key, value) VALUES (?, ?)", (key, value))
             return value
 
     # --- writing -------------------------------------------------------------
@@ -516,33 +420,26 @@ class SqlEventStore:
                     yield AppendSession(self, conn, stamp)
                 finally:
                     self._local.conn = None
-        except IntegrityError as exc:
+        except self.db.integrity_error as exc:
             raise ConcurrencyError(
                 "another writer appended to the same subject or event id first; "
-                f"nothing was written ({_first_line(exc.orig or exc)})"
+                f"nothing was written ({_first_line(getattr(exc, 'orig', None) or exc)})"
             ) from None
-        except DBAPIError as exc:
+        except self.db.errors as exc:
             # Anything else the driver refuses (a lock timeout, or on PostgreSQL a
             # NUL character or an over-long value) is reported, not leaked.
             raise StorageError(f"the database refused the append: {_storage_reason(exc)}") from None
 
     @staticmethod
-    def _last_recorded_at(conn: Connection) -> str:
+    def _last_recorded_at(conn: Any) -> str:
         last = conn.execute(
-            select(events_table.c.recorded_at).order_by(events_table.c.position.desc()).limit(1)
-        ).first()
+            "SELECT recorded_at FROM events ORDER BY position DESC LIMIT 1"
+        ).fetchone()
         return "" if last is None else str(last[0])
 
-    def _check_versions(self, conn: Connection, expected: Mapping[str, int]) -> None:
+    def _check_versions(self, conn: Any, expected: Mapping[str, int]) -> None:
         subjects = sorted(expected)
-        current: dict[str, int] = {}
-        for chunk in chunks(subjects, 500):
-            rows = conn.execute(
-                select(events_table.c.subject, func.max(events_table.c.version))
-                .where(events_table.c.subject.in_(chunk))
-                .group_by(events_table.c.subject)
-            )
-            current.update({str(s): int(v) for s, v in rows})
+        current = _versions_of(conn, subjects)
         for subject in subjects:
             if current.get(subject, 0) != expected[subject]:
                 raise ConcurrencyError(
@@ -555,26 +452,24 @@ class SqlEventStore:
 
     def read_subject(self, subject: str) -> list[StoredEvent]:
         """A subject's events in version order."""
-        query = (
-            select(events_table)
-            .where(events_table.c.subject == subject)
-            .order_by(events_table.c.version)
-        )
         with self._connect() as conn:
-            return [decode_row(row) for row in conn.execute(query)]
+            rows = conn.execute(
+                f"SELECT {_ALL_COLUMNS} FROM events WHERE subject = ? ORDER BY version", (subject,)
+            )
+            return [decode_row(row) for row in rows]
 
     def read_subjects(self, subjects: Iterable[str]) -> dict[str, list[StoredEvent]]:
         """Several subjects' events at once, each in version order (absent ones map to [])."""
         wanted = sorted(set(subjects))
         found: dict[str, list[StoredEvent]] = {subject: [] for subject in wanted}
-        with self._connect() as conn:
+        with self._reading() as conn:
             for chunk in chunks(wanted, 500):
-                query = (
-                    select(events_table)
-                    .where(events_table.c.subject.in_(chunk))
-                    .order_by(events_table.c.subject, events_table.c.version)
+                rows = conn.execute(
+                    f"SELECT {_ALL_COLUMNS} FROM events WHERE subject IN ({_marks(len(chunk))}) "
+                    "ORDER BY subject, version",
+                    tuple(chunk),
                 )
-                for row in conn.execute(query):
+                for row in rows:
                     stored = decode_row(row)
                     found[stored.subject].append(stored)
         return found
@@ -616,51 +511,32 @@ class SqlEventStore:
 
         The bulk readers' path (verify, rebuild, continuity): one query read
         as it goes, no mapping objects, no decoding. `kinds` keeps only the
-        subjects of those kinds (`commitment`, `budget`, ...). On SQLite the
-        driver's cursor reads lazily; on PostgreSQL a server-side cursor does.
+        subjects of those kinds (`commitment`, `budget`, ...).
         """
         unknown = set(columns) - set(EVENT_COLUMNS)
         if unknown:
             raise ValueError(f"no such event columns: {', '.join(sorted(unknown))}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
-        wanted = ["position", *columns]  # the key of the next batch comes first
-        query = select(*(events_table.c[name] for name in wanted)).order_by(events_table.c.position)
-        if kinds:
-            query = query.where(
-                or_(*(events_table.c.subject.startswith(f"{k}/", autoescape=True) for k in kinds))
-            )
-        query = query.where(events_table.c.position > bindparam("after")).limit(batch_size)
+        wanted = ", ".join(["position", *columns])  # the key of the next batch comes first
+        conditions = [_of_kind(kind) for kind in kinds or ()]
+        where = " OR ".join(condition for condition, _ in conditions)
+        params: tuple[Any, ...] = tuple(p for _, values in conditions for p in values)
+        sql = (
+            f"SELECT {wanted} FROM events WHERE "
+            + (f"({where}) AND " if where else "")
+            + "position > ? ORDER BY position LIMIT ?"
+        )
         with self._connect() as conn:
-            fetch = self._fetcher(conn, query)
             while True:
                 # Each batch is a new statement, so a reader following the log
-                # sees events committed after it started.
-                rows = fetch(after)
+                # sees events committed after it started (autocommit on SQLite).
+                rows = conn.execute(sql, (*params, after, batch_size)).fetchall()
                 for row in rows:
                     yield row[1:]
                 if len(rows) < batch_size:
                     return
                 after = rows[-1][0]
-
-    def _fetcher(self, conn: Connection, query: Any) -> Callable[[int], list[Any]]:
-        if self.dialect != "sqlite":
-            return lambda after: list(conn.execute(query, {"after": after}))
-        # SQLite: the driver's own cursor, without SQLAlchemy's row objects
-        # (a third of the cost of reading a row). In autocommit, as the
-        # engine's connections are, each statement sees the latest commit.
-        compiled = query.compile(dialect=self.engine.dialect)
-        sql = str(compiled)
-        names = list(compiled.positiontup or ())
-        params = compiled.construct_params({"after": 0})
-        raw: Any = conn.connection.driver_connection
-
-        def fetch(after: int) -> list[Any]:
-            values = [after if name == "after" else params[name] for name in names]
-            rows: list[Any] = raw.execute(sql, values).fetchall()
-            return rows
-
-        return fetch
 
     def histories(self, upto: int, *, batch_size: int = 5000) -> Iterator[list[StoredEvent]]:
         """Every subject's events at positions up to `upto`, one subject at a time, without sources.
@@ -676,84 +552,56 @@ class SqlEventStore:
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
-        query = (
-            select(*(events_table.c[name] for name in _SOURCELESS_COLUMNS))
-            .where(events_table.c.position <= upto)
-            .order_by(events_table.c.subject, events_table.c.occurred_key, events_table.c.position)
+        sql = (
+            f"SELECT {', '.join(_SOURCELESS_COLUMNS)} FROM events WHERE position <= ? "
+            "ORDER BY subject, occurred_key, position"
         )
         decode, subject_at = _decode_history_row, _SOURCELESS_COLUMNS.index("subject")
         history: list[StoredEvent] = []
         subject: Any = None
-        for batch in self._batches(query, batch_size):
-            for row in batch:
-                if row[subject_at] != subject:
-                    if history:
-                        yield history
-                    history, subject = [], row[subject_at]
-                try:  # inline, not through `_decoded`: a call per row is a tenth of the read
-                    history.append(decode(row))
-                except (ValueError, TypeError, KeyError):
-                    history.append(_decoded(row, decode))  # raises CorruptRecord as everywhere
+        with self._connect() as conn:
+            for batch in self.db.stream(conn, sql, (upto,), batch_size):
+                for row in batch:
+                    if row[subject_at] != subject:
+                        if history:
+                            yield history
+                        history, subject = [], row[subject_at]
+                    try:  # inline, not through `_decoded`: a call per row is a tenth of the read
+                        history.append(decode(row))
+                    except (ValueError, TypeError, KeyError):
+                        history.append(_decoded(row, decode))  # raises CorruptRecord as everywhere
         if history:
             yield history
-
-    def _batches(self, query: Any, size: int) -> Iterator[Sequence[Any]]:
-        """One query's rows in batches, read as the caller goes (the driver's rows on SQLite)."""
-        with self._connect() as conn:
-            if self.dialect != "sqlite":
-                # A server-side cursor, closed even when the caller stops early.
-                result = conn.execution_options(yield_per=size).execute(query)
-                try:
-                    yield from result.partitions(size)
-                finally:
-                    result.close()
-                return
-            compiled = query.compile(dialect=self.engine.dialect)
-            params = compiled.construct_params()
-            values = [params[name] for name in compiled.positiontup or ()]
-            raw: Any = conn.connection.driver_connection
-            cursor = raw.execute(str(compiled), values)
-            try:
-                while batch := cursor.fetchmany(size):
-                    yield batch
-            finally:
-                cursor.close()
 
     def head(self) -> int:
         """The last committed position (0 when empty)."""
         with self._connect() as conn:
-            value = conn.execute(select(func.coalesce(func.max(events_table.c.position), 0)))
-            return int(value.scalar_one())
+            (value,) = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
+            return int(value)
 
     def size_known_at(self, recorded_key: str) -> int:
         """How many events were recorded at or before `recorded_key` (record time follows position)."""
         with self._connect() as conn:
-            value = conn.execute(
-                select(func.coalesce(func.max(events_table.c.position), 0)).where(
-                    events_table.c.recorded_at <= recorded_key
-                )
-            )
-            return int(value.scalar_one())
+            (value,) = conn.execute(
+                "SELECT coalesce(max(position), 0) FROM events WHERE recorded_at <= ?",
+                (recorded_key,),
+            ).fetchone()
+            return int(value)
 
     def versions(self, subjects: Iterable[str]) -> dict[str, int]:
         """Current version per subject that has events."""
-        result: dict[str, int] = {}
-        with self._connect() as conn:
-            for chunk in chunks(sorted(set(subjects)), 500):
-                rows = conn.execute(
-                    select(events_table.c.subject, func.max(events_table.c.version))
-                    .where(events_table.c.subject.in_(chunk))
-                    .group_by(events_table.c.subject)
-                )
-                result.update({str(s): int(v) for s, v in rows})
-        return result
+        with self._reading() as conn:
+            return _versions_of(conn, sorted(set(subjects)))
 
     def find(self, event_ids: Iterable[str]) -> dict[str, StoredEvent]:
         """Stored events by id."""
         found: dict[str, StoredEvent] = {}
-        with self._connect() as conn:
+        with self._reading() as conn:
             for chunk in chunks(sorted(set(event_ids)), 500):
-                rows = conn.execute(select(events_table).where(events_table.c.id.in_(chunk)))
+                rows = conn.execute(
+                    f"SELECT {_ALL_COLUMNS} FROM events WHERE id IN ({_marks(len(chunk))})",
+                    tuple(chunk),
+                )
                 for row in rows:
                     stored = decode_row(row)
                     found[stored.id] = stored
@@ -762,11 +610,12 @@ class SqlEventStore:
     def referencing(self, subjects: Iterable[str]) -> list[StoredEvent]:
         """Events whose data names one of the subjects, in position order."""
         found: dict[int, StoredEvent] = {}
-        with self._connect() as conn:
+        with self._reading() as conn:
             for chunk in chunks(sorted(set(subjects)), 500):
-                positions = select(refs_table.c.position).where(refs_table.c.ref.in_(chunk))
                 rows = conn.execute(
-                    select(events_table).where(events_table.c.position.in_(positions))
+                    f"SELECT {_ALL_COLUMNS} FROM events WHERE position IN "
+                    f"(SELECT position FROM event_refs WHERE ref IN ({_marks(len(chunk))}))",
+                    tuple(chunk),
                 )
                 for row in rows:
                     stored = decode_row(row)
@@ -785,14 +634,14 @@ class SqlEventStore:
         by_level: dict[int, list[int]] = {}
         for level, index in keys:
             by_level.setdefault(level, []).append(index)
-        with self._connect() as conn:
+        with self._reading() as conn:
             for level, indexes in by_level.items():
                 for start in range(0, len(indexes), 500):
+                    chunk = indexes[start : start + 500]
                     rows = conn.execute(
-                        select(nodes_table.c.idx, nodes_table.c.hash).where(
-                            nodes_table.c.level == level,
-                            nodes_table.c.idx.in_(indexes[start : start + 500]),
-                        )
+                        "SELECT idx, hash FROM merkle_nodes WHERE level = ? "
+                        f"AND idx IN ({_marks(len(chunk))})",
+                        (level, *chunk),
                     )
                     found.update({(level, int(i)): bytes.fromhex(str(h)) for i, h in rows})
         return found
@@ -801,32 +650,24 @@ class SqlEventStore:
         """Stored (idx, hash) of one tree level with idx > after, in idx order, at most `limit`.
 
         Verify reads each level this way, in keyset batches, as its streaming
-        tree completes nodes; on SQLite through the driver (no row objects).
+        tree completes nodes.
         """
         with self._connect() as conn:
-            if self.dialect == "sqlite":
-                raw: Any = conn.connection.driver_connection
-                rows: list[tuple[int, str]] = raw.execute(
-                    "SELECT idx, hash FROM merkle_nodes WHERE level = ? AND idx > ? "
-                    "ORDER BY idx LIMIT ?",
-                    (level, after, limit),
-                ).fetchall()
-                return rows
-            result = conn.execute(
-                select(nodes_table.c.idx, nodes_table.c.hash)
-                .where(nodes_table.c.level == level, nodes_table.c.idx > after)
-                .order_by(nodes_table.c.idx)
-                .limit(limit)
-            )
-            return [(idx, digest) for idx, digest in result]
+            rows = conn.execute(
+                "SELECT idx, hash FROM merkle_nodes WHERE level = ? AND idx > ? "
+                "ORDER BY idx LIMIT ?",
+                (level, after, limit),
+            ).fetchall()
+            # As stored: verify reports a node whose index or hash is not what it should be.
+            return [(idx, digest) for idx, digest in rows]
 
     def node_count(self, level: int) -> int:
         """How many nodes of a level are stored (level 0: the tree's leaves)."""
         with self._connect() as conn:
-            count = conn.execute(
-                select(func.count()).select_from(nodes_table).where(nodes_table.c.level == level)
-            )
-            return int(count.scalar_one())
+            (count,) = conn.execute(
+                "SELECT count(*) FROM merkle_nodes WHERE level = ?", (level,)
+            ).fetchone()
+            return int(count)
 
     def record_checkpoint(
         self, size: int, root: str, recorded_at: str, note: str
@@ -836,49 +677,36 @@ class SqlEventStore:
         The first checkpoint issued for a size stays: asking again returns it.
         """
         with self._writing() as conn:
-            existing = (
-                conn.execute(select(checkpoints_table).where(checkpoints_table.c.size == size))
-                .mappings()
-                .first()
-            )
+            existing = conn.execute(
+                "SELECT size, root, recorded_at, note FROM checkpoints WHERE size = ?", (size,)
+            ).fetchone()
             if existing is None:
-                row = {"size": size, "root": root, "recorded_at": recorded_at, "note": note}
-                conn.execute(checkpoints_table.insert().values(**row))
-                return row
-            if str(existing["root"]) != root:
+                conn.execute(
+                    "INSERT INTO checkpoints (size, root, recorded_at, note) VALUES (?, ?, ?, ?)",
+                    (size, root, recorded_at, note),
+                )
+                return {"size": size, "root": root, "recorded_at": recorded_at, "note": note}
+            if str(existing[1]) != root:
                 raise StorageError(
                     f"a checkpoint of size {size} with another root is stored: run verify"
                 )
-            return {
-                "size": int(existing["size"]),
-                "root": str(existing["root"]),
-                "recorded_at": str(existing["recorded_at"]),
-                "note": str(existing["note"]),
-            }
+            return _checkpoint(existing)
 
     def checkpoints(self) -> list[dict[str, Any]]:
         """Every stored checkpoint, smallest size first."""
         with self._connect() as conn:
             rows = conn.execute(
-                select(checkpoints_table).order_by(checkpoints_table.c.size)
-            ).mappings()
-            return [
-                {
-                    "size": int(r["size"]),
-                    "root": str(r["root"]),
-                    "recorded_at": str(r["recorded_at"]),
-                    "note": str(r["note"]),
-                }
-                for r in rows
-            ]
+                "SELECT size, root, recorded_at, note FROM checkpoints ORDER BY size"
+            ).fetchall()
+            return [_checkpoint(row) for row in rows]
 
     def subjects(self, kind: str | None = None) -> list[str]:
         """Every subject (of one kind), sorted."""
-        query = select(events_table.c.subject).distinct()
-        if kind is not None:
-            query = query.where(events_table.c.subject.startswith(f"{kind}/", autoescape=True))
+        condition, params = _of_kind(kind)
+        where = f" WHERE {condition}" if condition else ""
         with self._connect() as conn:
-            return sorted(str(s) for (s,) in conn.execute(query))
+            rows = conn.execute(f"SELECT DISTINCT subject FROM events{where}", params)
+            return sorted(str(s) for (s,) in rows)
 
     # --- verify's reads (ledger/integrity.py) ----------------------------------------
 
@@ -892,10 +720,9 @@ class SqlEventStore:
         """
         if getattr(self._local, "conn", None) is not None:
             return None
-        url = self.engine.url
-        if self.dialect == "sqlite" and url.database in (None, "", ":memory:"):
+        if isinstance(self.db, SqliteDatabase) and self.db.memory:
             return None
-        return url.render_as_string(hide_password=False)
+        return self.db.url
 
     def verify_rows(
         self, *, after: int = 0, upto: int | None = None, batch_size: int = 5000
@@ -912,47 +739,17 @@ class SqlEventStore:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         last = 2**63 - 1 if upto is None else upto  # a BIGINT's largest: no bound
+        as_bytes = "CAST({} AS BLOB)" if self.dialect == "sqlite" else "convert_to({}, 'UTF8')"
+        columns = ", ".join(
+            as_bytes.format(name) if name in ("data", "sources") else name for name in EVENT_COLUMNS
+        )
+        sql = (
+            f"SELECT {columns} FROM events WHERE position > ? AND position <= ? "
+            "ORDER BY position LIMIT ?"
+        )
         with self._connect() as conn:
-            if self.dialect == "sqlite":
-                raw: Any = conn.connection.driver_connection
-                columns = ", ".join(
-                    f"CAST({name} AS BLOB)" if name in ("data", "sources") else name
-                    for name in EVENT_COLUMNS
-                )
-                sql = (
-                    f"SELECT {columns} FROM events WHERE position > ? AND position <= ? "
-                    "ORDER BY position LIMIT ?"
-                )
-
-                def fetch(after: int) -> Sequence[Sequence[Any]]:
-                    rows: list[tuple[Any, ...]] = raw.execute(
-                        sql, (after, last, batch_size)
-                    ).fetchall()
-                    return rows
-
-            else:
-                query = (
-                    select(
-                        *(
-                            func.convert_to(events_table.c[name], "UTF8")
-                            if name in ("data", "sources")
-                            else events_table.c[name]
-                            for name in EVENT_COLUMNS
-                        )
-                    )
-                    .where(
-                        events_table.c.position > bindparam("after"),
-                        events_table.c.position <= last,
-                    )
-                    .order_by(events_table.c.position)
-                    .limit(batch_size)
-                )
-
-                def fetch(after: int) -> Sequence[Sequence[Any]]:
-                    return conn.execute(query, {"after": after}).all()
-
             while True:
-                rows = fetch(after)
+                rows = conn.execute(sql, (after, last, batch_size)).fetchall()
                 if rows:
                     yield rows
                 if len(rows) < batch_size:
@@ -960,25 +757,42 @@ class SqlEventStore:
                 after = rows[-1][0]
 
 
+def _versions_of(conn: Any, subjects: Sequence[str]) -> dict[str, int]:
+    """The current version of each of `subjects` that has events."""
+    current: dict[str, int] = {}
+    for chunk in chunks(subjects, 500):
+        rows = conn.execute(
+            f"SELECT subject, max(version) FROM events WHERE subject IN ({_marks(len(chunk))}) "
+            "GROUP BY subject",
+            tuple(chunk),
+        )
+        current.update({str(s): int(v) for s, v in rows})
+    return current
+
+
+def _checkpoint(row: Sequence[Any]) -> dict[str, Any]:
+    size, root, recorded_at, note = row
+    return {
+        "size": int(size),
+        "root": str(root),
+        "recorded_at": str(recorded_at),
+        "note": str(note),
+    }
+
+
 class AppendSession:
     """Appends inside one write transaction (see `SqlEventStore.session`)."""
 
-    def __init__(
-        self, store: SqlEventStore, conn: Connection, stamp: Callable[[], str] | None
-    ) -> None:
+    def __init__(self, store: SqlEventStore, conn: Any, stamp: Callable[[], str] | None) -> None:
         self.store = store
         self.conn = conn
-        head = conn.execute(select(func.coalesce(func.max(events_table.c.position), 0)))
-        self.next_position = int(head.scalar_one()) + 1
+        (head,) = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
+        self.next_position = int(head) + 1
         self.recorded_at = max(stamp(), store._last_recorded_at(conn)) if stamp is not None else ""
         # The tree's right edge (the perfect subtrees a new leaf may join), kept
         # across chunks: O(log n) entries, read from the table when first needed.
         self._frontier: dict[tuple[int, int], bytes] = {}
         self._written = self._restated = 0  # rows written by this session; at the last ANALYZE
-        marks = "?" if store.dialect == "sqlite" else "%s"
-        self._insert_events = _insert_sql("events", EVENT_COLUMNS, marks)
-        self._insert_nodes = _insert_sql("merkle_nodes", ("level", "idx", "hash"), marks)
-        self._insert_refs = _insert_sql("event_refs", ("position", "ref"), marks)
 
     def add(self, events: Sequence[StoredEvent]) -> list[StoredEvent]:
         """Place events at the next positions and write them, their tree nodes and refs.
@@ -1000,12 +814,11 @@ class AppendSession:
             self._copy(rows, nodes, refs)
             self._restate(len(rows))
         else:
-            # The driver's executemany with tuples: SQLAlchemy's per-row parameter
-            # handling cost as much as SQLite's own insert.
-            self.conn.exec_driver_sql(self._insert_events, rows)
-            self.conn.exec_driver_sql(self._insert_nodes, nodes)
+            # The driver's executemany with tuples.
+            self.conn.executemany(_INSERT_EVENTS, rows)
+            self.conn.executemany(_INSERT_NODES, nodes)
             if refs:
-                self.conn.exec_driver_sql(self._insert_refs, refs)
+                self.conn.executemany(_INSERT_REFS, refs)
         self.next_position = start + len(placed)
         return placed
 
@@ -1020,7 +833,7 @@ class AppendSession:
         """
         self._written += added
         if self._written >= max(_RESTATE_AFTER, 2 * self._restated):
-            self.conn.exec_driver_sql("ANALYZE events, event_refs")
+            self.conn.execute("ANALYZE events, event_refs")
             self._restated = self._written
 
     def _copy(
@@ -1037,7 +850,7 @@ class AppendSession:
         """
         import psycopg
 
-        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = self.conn.driver.cursor()
         try:
             for table, columns, values in (
                 ("events", EVENT_COLUMNS, rows),
@@ -1062,8 +875,13 @@ class AppendSession:
 _RESTATE_AFTER = 10_000  # rows a session writes before it first refreshes PostgreSQL's statistics
 
 
-def _insert_sql(table: str, columns: Sequence[str], mark: str) -> str:
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+def _insert_sql(table: str, columns: Sequence[str]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_marks(len(columns))})"
+
+
+_INSERT_EVENTS = _insert_sql("events", EVENT_COLUMNS)
+_INSERT_NODES = _insert_sql("merkle_nodes", ("level", "idx", "hash"))
+_INSERT_REFS = _insert_sql("event_refs", ("position", "ref"))
 
 
 class _WriteTransaction:
@@ -1071,34 +889,34 @@ class _WriteTransaction:
 
     def __init__(self, store: SqlEventStore) -> None:
         self.store = store
-        self.conn: Connection | None = None
-        self.transaction: Any = None
+        self.conn: Any = None
+        self._connection: Any = None
 
-    def __enter__(self) -> Connection:
+    def __enter__(self) -> Any:
+        db = self.store.db
         try:
-            conn = self.store.engine.connect()
-            if self.store.dialect == "sqlite":
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-            self.conn = conn
-            self.transaction = conn.begin()
+            self._connection = db.connect()
+            self.conn = self._connection.__enter__()
+            db.begin(self.conn, write=True)
             if self.store.dialect == "postgresql":
-                conn.execute(text(_APPEND_LOCK))
-        except (SQLAlchemyError, sqlite3.Error) as exc:
-            # sqlite3.Error: BEGIN IMMEDIATE is run on the driver's connection.
-            if self.conn is not None:
-                self.conn.close()
+                self.conn.execute(_APPEND_LOCK)
+        except db.errors as exc:
+            if self._connection is not None:
+                self._connection.__exit__(None, None, None)
             raise StorageError(f"cannot start a write: {_storage_reason(exc)}") from None
-        return conn
+        return self.conn
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        assert self.conn is not None and self.transaction is not None
+        db = self.store.db
         try:
             if exc_type is None:
-                self.transaction.commit()
+                db.commit(self.conn)
             else:
-                self.transaction.rollback()
-        finally:
-            self.conn.close()
+                db.rollback(self.conn)
+        except BaseException as failure:
+            self._connection.__exit__(type(failure), failure, failure.__traceback__)
+            raise
+        self._connection.__exit__(exc_type, exc, tb)
 
 
 def _required_versions(
@@ -1120,7 +938,7 @@ def _required_versions(
     return required
 
 
-def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     """Slices of at most `size` items (SQL IN lists stay under the drivers' limits)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -1130,12 +948,11 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _read_only_hint(engine: Engine) -> str:
+def _read_only_hint(db: Database) -> str:
     """Why an SQLite ledger in a read-only folder cannot be opened, and what to do."""
-    path = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not path or path == ":memory:":
+    if not isinstance(db, SqliteDatabase) or db.memory:
         return ""
-    folder = os.path.dirname(os.path.abspath(path))
+    folder = os.path.dirname(os.path.abspath(db.path))
     if os.access(folder, os.W_OK):
         return ""
     # Every command may write beside the ledger: its write-ahead log, and the
