@@ -24,6 +24,7 @@ import pytest
 
 from cli.app import MODULE_OF, SUMMARIES, LedgerGroup, cli, listed_command
 from tests.test_architecture import HEAVY as LIGHT_PATH_HEAVY
+from tests.test_architecture import command_loading
 
 ROOT = Path(__file__).resolve().parents[1]
 # Not one of these may load to print help or a usage error.
@@ -229,3 +230,54 @@ def test_a_recording_error_found_after_the_usage_checks_still_reads_the_amount(t
     assert code == 1
     assert err.strip() == "Error: --target gpus: cannot read amount 'lots': unknown word 'lots'"
     assert "ledger.quantities" in loaded
+
+
+# --- writes: the store runs on sqlite3 alone for a file (ledger/store/db.py) ----------
+
+
+def _writes(db: str, tmp_path: Path) -> list[list[str]]:
+    """Commands that record, import, catch up and read back, in that order."""
+    events = tmp_path / "events.ndjson"
+    events.write_bytes(
+        b'{"type": "ActorRegistered", "subject": "actor/lee", "occurred_at": "2025-06-04", '
+        b'"data": {"name": "Lee Jae-myung", "kind": "person"}}\n'
+    )
+    return [
+        [
+            "--db",
+            db,
+            "register-actor",
+            "actor/han",
+            "--name",
+            "Han Duck-soo",
+            "--kind",
+            "person",
+            "--on",
+            "2025-04-08",
+        ],
+        ["--db", db, "import", str(events)],
+        ["--db", db, "rebuild"],
+        ["--db", db, "show", "actor/lee"],
+    ]
+
+
+def test_writing_to_a_ledger_file_never_loads_sqlalchemy(tmp_path):
+    db = str(tmp_path / "ledger.db")
+    code, out, _ = command_loading(["--db", db, "init", "--tz", "Asia/Seoul"], ("sqlalchemy",))
+    assert code == 0, out  # creating the tables renders their DDL with SQLAlchemy
+    for argv in _writes(db, tmp_path):
+        code, out, loaded = command_loading(argv, ("sqlalchemy", "ledger.store.schema"))
+        assert code == 0, (argv, out)
+        assert loaded == [], (argv, loaded)
+    code, out, _ = command_loading(["--db", db, "show", "actor/han"])
+    assert code == 0 and "Han Duck-soo" in out
+
+
+def test_writing_to_postgresql_loads_sqlalchemy(pg_target, tmp_path):
+    # The same check sees SQLAlchemy where the store needs it: the server's engine.
+    code, out, _ = command_loading(["--db", pg_target, "init", "--tz", "Asia/Seoul"])
+    assert code == 0, out
+    argv = _writes(pg_target, tmp_path)[0]
+    code, out, loaded = command_loading(argv, ("sqlalchemy",))
+    assert code == 0, out
+    assert loaded == ["sqlalchemy"]
