@@ -40,12 +40,8 @@ EMPTY_TREE = bytes.fromhex(EMPTY_ROOT)
 
 class VerifyStore(Protocol):
     """What verify reads of a store: `SqlEventStore`'s methods of these names (their
-    docstrings say what each returns), or those of ledger/store/quick_verify.py's
-    `SnapshotStore`, an SQLite ledger file read with the standard library.
-
-    This module loads neither store: SqlEventStore is imported only where the
-    second process opens the ledger, so verify on a small SQLite ledger starts
-    without SQLAlchemy, pydantic or the event catalogue.
+    docstrings say what each returns), on the service's database or on the
+    snapshot ledger/store/quick_verify.py lends it.
     """
 
     def checkpoints(self) -> list[dict[str, Any]]:

@@ -127,8 +127,15 @@ LIGHT_MODULES = sorted(
         ROOT / "ledger" / "upcasting.py",
         ROOT / "ledger" / "vocabulary.py",
         ROOT / "ledger" / "store" / "__init__.py",
+        ROOT / "ledger" / "merkle.py",
+        ROOT / "ledger" / "store" / "db.py",
         ROOT / "ledger" / "store" / "quick.py",
+        ROOT / "ledger" / "store" / "quick_verify.py",
         ROOT / "ledger" / "store" / "rows.py",
+        # The store: SQL text on sqlite3; SQLAlchemy only for PostgreSQL and
+        # DDL, imported inside the functions that need it.
+        ROOT / "ledger" / "store" / "sql.py",
+        ROOT / "ledger" / "verification.py",
         *_modules("ledger/projections"),
     ]
 )

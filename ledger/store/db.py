@@ -25,10 +25,44 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, unquote
+
+
+class Database(Protocol):
+    """What `SqlEventStore` needs of a database: connections that run `?` SQL text."""
+
+    dialect: str
+    integrity_error: type[Exception]
+    errors: tuple[type[Exception], ...]
+
+    @property
+    def url(self) -> str | None:
+        """A URL another process can open to read the same database, or None."""
+        ...
+
+    def connect(self) -> AbstractContextManager[Any]: ...
+
+    def begin(self, conn: Any, *, write: bool, snapshot: bool = False) -> None: ...
+
+    def commit(self, conn: Any) -> None: ...
+
+    def rollback(self, conn: Any) -> None: ...
+
+    def end_read(self, conn: Any) -> None: ...
+
+    def table_names(self, conn: Any) -> set[str]: ...
+
+    def column_names(self, conn: Any, table: str) -> set[str]: ...
+
+    def stream(
+        self, conn: Any, sql: str, params: Sequence[Any], size: int
+    ) -> Iterator[Sequence[Any]]: ...
+
+    def dispose(self) -> None: ...
+
 
 _LOCK_PATIENCE = 60.0  # seconds an SQLite writer waits, in all, for another's lock
 _FIRST_PAUSE = 0.005  # seconds before the first retry; doubles up to _LONGEST_PAUSE
@@ -137,9 +171,9 @@ class SqliteDatabase:
         self._pid = os.getpid()
 
     @property
-    def url(self) -> str:
-        """The `sqlite:///` URL of the file (`sqlite://` in memory)."""
-        return "sqlite://" if self.memory else SQLITE_PREFIX + quote(self.path, safe="/")
+    def url(self) -> str | None:
+        """The `sqlite:///` URL of the file; None in memory (no other process sees it)."""
+        return None if self.memory else SQLITE_PREFIX + quote(self.path, safe="/")
 
     def _new(self) -> sqlite3.Connection:
         # isolation_level None: the driver begins nothing; the store says
@@ -246,6 +280,48 @@ class SqliteDatabase:
         if single is not None:
             single.close()
             self._local.conn = None
+
+
+class SnapshotDatabase:
+    """A connection its owner holds in a read transaction, lent to the store to read through.
+
+    The quick verify (ledger/store/quick_verify.py) opens an SQLite ledger
+    file read-only in one snapshot and verifies it with the store's own
+    statements. The owner begins and ends the transaction; nothing here
+    writes, and no other process is pointed at it (`url` is None).
+    """
+
+    dialect = "sqlite"
+    integrity_error: type[Exception] = sqlite3.IntegrityError
+    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+    url = None
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        yield self._conn
+
+    def begin(self, conn: Any, *, write: bool, snapshot: bool = False) -> None:
+        if write:
+            raise sqlite3.OperationalError("a lent snapshot is read-only")
+
+    def commit(self, conn: Any) -> None:
+        """Nothing: the owner ends the transaction."""
+
+    def rollback(self, conn: Any) -> None:
+        """Nothing: the owner ends the transaction."""
+
+    def end_read(self, conn: Any) -> None:
+        """Nothing: the owner ends the transaction."""
+
+    table_names = SqliteDatabase.table_names
+    column_names = SqliteDatabase.column_names
+    stream = SqliteDatabase.stream
+
+    def dispose(self) -> None:
+        """Nothing: the owner closes the connection."""
 
 
 class _ServerConnection:

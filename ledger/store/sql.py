@@ -45,6 +45,7 @@ from ledger.records import StoredEvent, canonical_json
 
 # The store's databases and their drivers (sqlite3 alone for a file).
 from ledger.store.db import (
+    Database,
     ServerDatabase,
     SqliteDatabase,
     _LockWaitExpired,
@@ -70,8 +71,6 @@ __all__ = [
     "decode_row",
     "describe_target",
 ]
-
-Database = SqliteDatabase | ServerDatabase
 
 # The log's tables (ledger/store/schema.py defines them for `init`).
 LOG_TABLES = frozenset({"events", "event_refs", "merkle_nodes", "checkpoints", "ledger_settings"})
@@ -170,9 +169,12 @@ class SqlEventStore:
         if isinstance(self.db, ServerDatabase):
             return self.db.engine
         if self._engine is None:
+            url = self.db.url
+            if url is None:  # a memory database lives in its one connection
+                raise LedgerConfigError("no other connection can reach this database")
             from sqlalchemy import create_engine
 
-            self._engine = create_engine(self.db.url)
+            self._engine = create_engine(url)
         return self._engine
 
     # --- opening -------------------------------------------------------------
@@ -719,8 +721,6 @@ class SqlEventStore:
         hand it to a process, never print it.
         """
         if getattr(self._local, "conn", None) is not None:
-            return None
-        if isinstance(self.db, SqliteDatabase) and self.db.memory:
             return None
         return self.db.url
 
