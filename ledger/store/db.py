@@ -84,21 +84,37 @@ def database_url(target: str) -> str:
 
 
 def sqlite_path(url: str) -> str | None:
-    """The file an `sqlite://` URL names (`:memory:` for none), or None for another database."""
+    """The file an `sqlite://` URL names (`:memory:` for none), or None for another database.
+
+    Raises ValueError for an SQLite URL that names no file the way the store
+    reads them: a host (`sqlite://name.db`, two slashes) or a query string.
+    """
     scheme = url.split("://", 1)[0]
     if scheme not in ("sqlite", "sqlite+pysqlite"):
         return None
     rest = url.split("://", 1)[1]
-    if not rest.startswith("/"):  # sqlite://host... is not a file URL
-        return ":memory:" if rest == "" else None
-    path = unquote(rest[1:].split("?", 1)[0])
-    return path or ":memory:"
+    if rest == "":
+        return ":memory:"
+    if not rest.startswith("/"):
+        raise ValueError(
+            f"{url} names no file: write sqlite:///relative/path.db or "
+            "sqlite:////absolute/path.db, or give the path itself"
+        )
+    if "?" in rest:
+        raise ValueError(
+            f"{url}: an SQLite URL takes no options (?...); give the file's path "
+            "(a ? in a file name is written %3F in a URL)"
+        )
+    return unquote(rest[1:]) or ":memory:"
 
 
 def describe_target(target: str) -> str:
     """A URL or path safe to print (password hidden)."""
     url = database_url(target)
-    path = sqlite_path(url)
+    try:
+        path = sqlite_path(url)
+    except ValueError:
+        return url
     if path is not None:
         return path
     from sqlalchemy.engine import make_url
@@ -316,12 +332,23 @@ class SnapshotDatabase:
     def end_read(self, conn: Any) -> None:
         """Nothing: the owner ends the transaction."""
 
-    table_names = SqliteDatabase.table_names
-    column_names = SqliteDatabase.column_names
-    stream = SqliteDatabase.stream
+    # SQLite's own: staticmethods, so they take the connection, not this database.
+    table_names = staticmethod(SqliteDatabase.table_names)
+    column_names = staticmethod(SqliteDatabase.column_names)
+    stream = staticmethod(SqliteDatabase.stream)
 
     def dispose(self) -> None:
         """Nothing: the owner closes the connection."""
+
+
+def for_psycopg(sql: str) -> str:
+    """The store's SQL text in psycopg's form: `?` parameters as `%s`, a literal `%` as `%%`.
+
+    psycopg reads `%` as the start of a parameter in every statement SQLAlchemy
+    hands it, with parameters or without. The store's statements hold no
+    literal `?` (every value is a parameter), so each `?` is one.
+    """
+    return sql.replace("%", "%%").replace("?", "%s")
 
 
 class _ServerConnection:
@@ -331,12 +358,10 @@ class _ServerConnection:
         self.sa = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        if not params:
-            return self.sa.exec_driver_sql(sql)
-        return self.sa.exec_driver_sql(sql.replace("?", "%s"), tuple(params))
+        return self.sa.exec_driver_sql(for_psycopg(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
-        return self.sa.exec_driver_sql(sql.replace("?", "%s"), list(rows))
+        return self.sa.exec_driver_sql(for_psycopg(sql), list(rows))
 
     @property
     def driver(self) -> Any:
@@ -413,8 +438,9 @@ class ServerDatabase:
     @staticmethod
     def stream(conn: Any, sql: str, params: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         """One statement's rows in batches through a server-side cursor, closed however left."""
-        sql = sql.replace("?", "%s") if params else sql
-        result = conn.sa.execution_options(yield_per=size).exec_driver_sql(sql, tuple(params))
+        result = conn.sa.execution_options(yield_per=size).exec_driver_sql(
+            for_psycopg(sql), tuple(params)
+        )
         try:
             yield from result.partitions(size)
         finally:

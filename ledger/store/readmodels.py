@@ -167,7 +167,7 @@ class ReadModels:
         select = f"SELECT {', '.join(table.columns)} FROM {table.name}"
         wanted = None if subjects is None else sorted(set(subjects))
         out: dict[str, dict[str, Any]] = {}
-        with self.store.db.connect() as conn:
+        with self.store._reading() as conn:  # one snapshot across the chunks
             batches: Iterable[Sequence[str] | None] = (
                 [None] if wanted is None else chunks(wanted, 500)
             )

@@ -183,7 +183,10 @@ class SqlEventStore:
     def open(cls, target: str, *, create: bool = False) -> SqlEventStore:
         """Open the ledger at a path or URL; with `create`, make its tables."""
         url = database_url(target)
-        path = sqlite_path(url)
+        try:
+            path = sqlite_path(url)
+        except ValueError as exc:
+            raise LedgerConfigError(str(exc)) from None
         db: Database
         if path is not None:
             if path != ":memory:":
