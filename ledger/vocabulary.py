@@ -25,6 +25,22 @@ TZ_SETTING = "timezone"
 """The ledger_settings key holding the ledger's time zone (bare dates are days there)."""
 READ_MODEL_TRACKER = "state"
 """The readmodel_tracking row whose position the read-model tables reflect."""
+LOG_TABLES = frozenset({"events", "event_refs", "merkle_nodes", "checkpoints", "ledger_settings"})
+"""The log's tables in the layout this release writes (ledger/store/schema.py declares them)."""
+READ_MODEL_TABLES = frozenset(
+    {
+        "actors",
+        "offices",
+        "tenures",
+        "commitments",
+        "targets",
+        "assessments",
+        "budgets",
+        "readmodel_tracking",
+    }
+)
+"""The read models' tables (ledger/store/schema.py); tests/test_quick_read.py holds both sets
+to the declared metadata."""
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,8 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from ledger.vocabulary import (
+    LOG_TABLES,
+    READ_MODEL_TABLES,
     READ_MODEL_TRACKER,
     TZ_SETTING,
     check_subject,
@@ -61,23 +63,9 @@ if TYPE_CHECKING:
     from ledger.projections.common import View
     from ledger.records import StoredEvent
 
-# The tables of the log in the layout this release writes (ledger/store/schema.py's
-# metadata), and with them those of the read models (the same module's);
-# a test keeps both lists equal to the metadata. A ledger missing one was made
+# The tables of the layout this release writes. A ledger missing one was made
 # by an earlier release and is upgraded by the full path on open.
-LOG_TABLES = frozenset({"events", "event_refs", "merkle_nodes", "checkpoints", "ledger_settings"})
-TABLES = LOG_TABLES | frozenset(
-    {
-        "actors",
-        "offices",
-        "tenures",
-        "commitments",
-        "targets",
-        "assessments",
-        "budgets",
-        "readmodel_tracking",
-    }
-)
+TABLES = LOG_TABLES | READ_MODEL_TABLES
 SECTIONS = ("actors", "offices", "commitments", "budgets")
 DISABLE_ENV = "POLICY_LEDGER_QUICK_READ"  # "0" sends every read through the full path
 

@@ -24,11 +24,12 @@ from typing import TypeVar
 from ledger import verification
 from ledger.store.db import SnapshotDatabase
 
-# quick.py's read transaction and the tables of the log's layout. `_snapshot` is
-# private to quick.py; it is the one opening every quick read shares (the file
-# checks, read-only, one snapshot), so it is reused rather than copied.
-from ledger.store.quick import LOG_TABLES, _snapshot
+# quick.py's read transaction. `_snapshot` is private to quick.py; it is the one
+# opening every quick read shares (the file checks, read-only, one snapshot), so
+# it is reused rather than copied.
+from ledger.store.quick import _snapshot
 from ledger.store.sql import SqlEventStore
+from ledger.vocabulary import LOG_TABLES
 
 _T = TypeVar("_T")
 

@@ -61,6 +61,7 @@ from ledger.store.rows import decode_history_row as _decode_history_row
 from ledger.store.rows import decode_row as decode_row
 from ledger.store.rows import decode_sourceless_row as _decode_sourceless_row
 from ledger.store.rows import decoded as _decoded
+from ledger.vocabulary import LOG_TABLES
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -72,8 +73,6 @@ __all__ = [
     "describe_target",
 ]
 
-# The log's tables (ledger/store/schema.py defines them for `init`).
-LOG_TABLES = frozenset({"events", "event_refs", "merkle_nodes", "checkpoints", "ledger_settings"})
 _ALL_COLUMNS = ", ".join(EVENT_COLUMNS)
 
 # The append lock is per ledger: the schema's name, hashed, so ledgers in other
