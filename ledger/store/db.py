@@ -1,4 +1,4 @@
-"""The two databases the store runs on, behind one small interface.
+"""The databases the store runs on, behind one small interface (`Database`).
 
 `SqlEventStore` (ledger/store/sql.py) writes every statement once, as SQL text
 with `?` parameters, and runs it through one of these:
@@ -8,6 +8,8 @@ with `?` parameters, and runs it through one of these:
   event to a file costs Python, click, pydantic and SQLite, not SQLAlchemy.
 - `ServerDatabase`: PostgreSQL through SQLAlchemy's engine (its pool and
   pre-ping) and psycopg; `?` becomes psycopg's `%s`.
+- `SnapshotDatabase`: an SQLite connection its owner holds in a read
+  transaction, lent to the store (the quick verify's snapshot).
 
 A connection from either answers `execute(sql, params)` and
 `executemany(sql, rows)` with DB-API cursors (`fetchone`, `fetchall`,
@@ -223,12 +225,10 @@ class SqliteDatabase:
         try:
             yield conn
         except BaseException:
-            if conn.in_transaction:
-                conn.rollback()
+            self.rollback(conn)
             conn.close()
             raise
-        if conn.in_transaction:
-            conn.rollback()
+        self.rollback(conn)
         with self._lock:
             self._idle.append(conn)
 
